@@ -1,0 +1,519 @@
+"""Instruction selection and the calling protocol: IR + allocation -> machine code.
+
+The generated function is a CPython *vectorcall* entry point::
+
+    PyObject *entry(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+
+1. Entry checks: no keyword arguments, an accepted argument count; otherwise
+   tail-call ``PyObject_Vectorcall(original, args, nargsf, kwnames)``.
+2. Unboxing: each parameter the source reads must be an exact ``int`` (type
+   pointer compare, so ``bool`` and subclasses fall back) that fits in 64
+   bits; the int's digits are decoded inline, per the version's layout.
+3. The body, with an overflow/exception check after every operation that
+   can leave 64 bits or raise; all checks jump to one fallback block.
+4. The result is boxed by tail-calling ``PyLong_FromLong``.
+
+The fallback block restores the stack and tail-calls the original with the
+caller's own arguments, so the outcome (value, exception, message) is
+CPython's.  Nothing before it has side effects: no allocation, no reference
+counts touched.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import ir
+from ..ir import Const, Opcode
+from ..versions import LongLayout
+from .encoder import Assembler, Cond, Label, Mem, Reg
+from .regalloc import Allocation, StackSlot, allocate
+
+RAX, RCX, RDX, RSI, RDI, RSP = Reg.RAX, Reg.RCX, Reg.RDX, Reg.RSI, Reg.RDI, Reg.RSP
+
+# Frame layout (offsets from RSP after the prologue).
+SLOT_ARGS = 0
+SLOT_NARGSF = 8
+SLOT_NARGS2 = 16
+SLOT_SCRATCH = 24
+FRAME_FIXED = 32
+
+Operand = Reg | Mem | int
+
+_SIMPLE_ALU = {
+    Opcode.ADD: "add", Opcode.SUB: "sub", Opcode.MUL: "imul",
+    Opcode.AND: "and_", Opcode.OR: "or_", Opcode.XOR: "xor",
+}
+_OVERFLOWING = (Opcode.ADD, Opcode.SUB, Opcode.MUL)
+
+
+def _simm32(value: int) -> bool:
+    return -(1 << 31) <= value < (1 << 31)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Addresses the code calls or compares against."""
+
+    long_type: int
+    vectorcall: int
+    long_from_long: int
+
+
+@dataclass
+class MachineCode:
+    code: bytes
+    listing: list[tuple[int, bytes, str]]
+    allocation: Allocation
+
+
+class CodeGen:
+    """Generates the vectorcall entry point for one optimized IR function."""
+
+    def __init__(self, fn: ir.Function, layout: LongLayout, runtime: Runtime, original_address: int) -> None:
+        self.fn = fn
+        self.layout = layout
+        self.runtime = runtime
+        self.original = original_address
+        self.alloc = allocate(fn)
+        self.asm = Assembler()
+        self.fallback = self.asm.label()
+        self.fallback_at_entry = self.asm.label()
+        self.cold: list = []  # deferred out-of-line code: callables emitting it
+        self.tail: list = []  # shared subroutines, after the cold paths
+        self.decoder: Label | None = None
+        pushes = len(self.alloc.callee_saved)
+        frame = FRAME_FIXED + 8 * self.alloc.spill_slots
+        if (8 + 8 * pushes + frame) % 16:   # keep RSP 16-byte aligned inside the body
+            frame += 8
+        self.frame_size = frame
+
+    # -- locations ---------------------------------------------------------------
+    def loc(self, value: ir.Value) -> Reg | Mem | None:
+        where = self.alloc.of(value)
+        if isinstance(where, StackSlot):
+            return Mem(RSP, FRAME_FIXED + 8 * where.index)
+        return where
+
+    def operand(self, value: ir.Value) -> Operand:
+        if isinstance(value, Const):
+            return value.value
+        where = self.loc(value)
+        assert where is not None, f"value {value.ref()} has no location"
+        return where
+
+    def load(self, reg: Reg, src: Operand) -> None:
+        if src != reg:
+            self.asm.mov(reg, src)
+
+    def store(self, dst: Reg | Mem | None, reg: Reg) -> None:
+        if dst is not None and dst != reg:
+            self.asm.mov(dst, reg)
+
+    def small(self, src: Operand, scratch: Reg) -> Reg | Mem | int:
+        """``src`` as an instruction operand: immediates beyond simm32 go through ``scratch``."""
+        if isinstance(src, int) and not _simm32(src):
+            self.asm.mov(scratch, src)
+            return scratch
+        return src
+
+    # -- driver --------------------------------------------------------------------
+    def generate(self) -> MachineCode:
+        a = self.asm
+        self.entry_checks()
+        for reg in self.alloc.callee_saved:
+            a.push(reg)
+        a.sub(RSP, self.frame_size)
+        a.mov(Mem(RSP, SLOT_ARGS), RSI)
+        a.mov(Mem(RSP, SLOT_NARGSF), RDX)
+        a.mov(Mem(RSP, SLOT_NARGS2), RAX)
+        self.unbox_params()
+        for instr in self.fn.body:
+            self.select(instr)
+        a.mov(RDI, self.operand(self.fn.result))
+        self.epilogue()
+        a.mov(RAX, self.runtime.long_from_long)
+        a.jmp(RAX)
+        for emit in self.cold:
+            emit()
+        for emit in self.tail:
+            emit()
+        # Fallback from the body: the caller's arguments, unchanged, to the original.
+        a.bind(self.fallback)
+        a.mov(RSI, Mem(RSP, SLOT_ARGS))
+        a.mov(RDX, Mem(RSP, SLOT_NARGSF))
+        self.epilogue()
+        a.mov(RCX, 0)  # kwnames was NULL, or the entry check would have left already
+        a.bind(self.fallback_at_entry)
+        a.mov(RDI, self.original)
+        a.mov(RAX, self.runtime.vectorcall)
+        a.jmp(RAX)
+        code = a.finish()
+        return MachineCode(code, a.listing(), self.alloc)
+
+    def epilogue(self) -> None:
+        self.asm.add(RSP, self.frame_size)
+        for reg in reversed(self.alloc.callee_saved):
+            self.asm.pop(reg)
+
+    def entry_checks(self) -> None:
+        """Keyword arguments or an unusable argument count go straight to the original."""
+        a = self.asm
+        n = len(self.fn.params)
+        lowest = n - len(self.fn.defaults)
+        a.test(RCX, RCX)
+        a.jcc(Cond.NE, self.fallback_at_entry)
+        a.mov(RAX, RDX)
+        a.add(RAX, RAX)  # 2 * nargs: drops PY_VECTORCALL_ARGUMENTS_OFFSET (bit 63)
+        if lowest == n:
+            a.cmp(RAX, 2 * n)
+            a.jcc(Cond.NE, self.fallback_at_entry)
+        else:
+            a.cmp(RAX, 2 * lowest)
+            a.jcc(Cond.B, self.fallback_at_entry)
+            a.cmp(RAX, 2 * n)
+            a.jcc(Cond.A, self.fallback_at_entry)
+
+    # -- unboxing --------------------------------------------------------------------
+    def unbox_params(self) -> None:
+        a = self.asm
+        read = [p for p in self.fn.params if p.index in self.fn.read_params]
+        # RSI holds ``args`` until the last parameter is loaded: unbox the one living in RSI last.
+        read.sort(key=lambda p: self.loc(p) == RSI)
+        if read:
+            a.mov(RCX, self.runtime.long_type)
+        n = len(self.fn.params)
+        first_default = n - len(self.fn.defaults)
+        for param in read:
+            dst = self.loc(param)
+            done = a.label()
+            if param.index >= first_default:
+                use_default = a.label()
+                a.cmp(Mem(RSP, SLOT_NARGS2), 2 * param.index)
+                a.jcc(Cond.BE, use_default)
+                self.cold.append(self._default_path(use_default, done, dst,
+                                                    self.fn.defaults[param.index - first_default]))
+            a.mov(RAX, Mem(RSI, 8 * param.index))
+            a.cmp(Mem(RAX, 8), RCX)
+            a.jcc(Cond.NE, self.fallback)
+            if dst is not None:
+                resume = a.label()
+                slow = a.label()
+                self.decode_compact(slow)
+                a.bind(resume)
+                self.store(dst, RAX)
+                self.cold.append(self._slow_path(slow, resume))
+            a.bind(done)
+
+    def _default_path(self, label: Label, done: Label, dst: Reg | Mem | None, default: object):
+        def emit() -> None:
+            a = self.asm
+            a.bind(label)
+            if type(default) is int and ir.fits_int64(default):
+                if dst is not None:
+                    if isinstance(dst, Reg) or _simm32(default):
+                        a.mov(dst, default)
+                    else:
+                        a.mov(RAX, default)
+                        a.mov(dst, RAX)
+                a.jmp(done)
+            else:
+                a.jmp(self.fallback)  # a default the machine code cannot use: Python decides
+        return emit
+
+    def decode_compact(self, slow: Label) -> None:
+        """RAX = int object -> RAX = its value, when it has at most one digit."""
+        a, lay = self.asm, self.layout
+        a.mov(RDX, Mem(RAX, lay.size_offset))
+        if lay.kind == "signed_size":       # ob_size in {-1, 0, 1}: value = ob_size * digit0
+            a.add(RDX, 1)
+            a.cmp(RDX, 2)
+            a.jcc(Cond.A, slow)
+            a.sub(RDX, 1)
+        else:                                # lv_tag < 16: value = (1 - (tag & 3)) * digit0
+            a.cmp(RDX, 16)
+            a.jcc(Cond.AE, slow)
+            a.and_(RDX, 3)
+            a.neg(RDX)
+            a.add(RDX, 1)
+        a.mov32(RAX, Mem(RAX, lay.digits_offset))
+        a.imul(RAX, RDX)
+
+    def _slow_path(self, slow: Label, resume: Label):
+        """Out of line: an int with two or more digits goes through the shared decoder."""
+        def emit() -> None:
+            a = self.asm
+            a.bind(slow)
+            a.call(self.decoder_label())
+            a.jcc(Cond.B, self.fallback)     # CF set: does not fit in 64 bits
+            a.jmp(resume)
+        return emit
+
+    def decoder_label(self) -> Label:
+        if self.decoder is None:
+            self.decoder = self.asm.label()
+            self.tail.append(self._emit_decoder)
+        return self.decoder
+
+    def _emit_decoder(self) -> None:
+        """Subroutine: RAX = int object with >= 2 digits -> RAX = value, CF clear; CF set if
+        it does not fit in int64.  Uses RCX and RDX, restores RCX to the int type."""
+        a, lay = self.asm, self.layout
+        bits = lay.digit_bits
+        fail = a.label()
+        a.bind(self.decoder)
+        a.mov(RDX, Mem(RAX, lay.size_offset))
+        if lay.kind == "signed_size":        # |ob_size| = number of digits
+            a.mov(RCX, RDX)
+            a.sar(RCX, 63)
+            a.xor(RDX, RCX)
+            a.sub(RDX, RCX)
+        else:                                 # lv_tag >> 3 = number of digits
+            a.shr(RDX, 3)
+        two = a.label()
+        join = a.label()
+        a.cmp(RDX, 2)
+        a.jcc(Cond.E, two)
+        a.cmp(RDX, 3)
+        a.jcc(Cond.NE, fail)
+        a.mov32(RDX, Mem(RAX, lay.digits_offset + 8))
+        a.cmp(RDX, (1 << (64 - 2 * bits)) - 1)
+        a.jcc(Cond.A, fail)                  # magnitude would reach 2**64
+        a.shl(RDX, 2 * bits)
+        a.jmp(join)
+        a.bind(two)
+        a.mov(RDX, 0)
+        a.bind(join)
+        a.mov32(RCX, Mem(RAX, lay.digits_offset + 4))
+        a.shl(RCX, bits)
+        a.or_(RDX, RCX)
+        a.mov32(RCX, Mem(RAX, lay.digits_offset))
+        a.or_(RDX, RCX)                      # RDX = magnitude, < 2**64
+        negative = a.label()
+        if lay.kind == "signed_size":
+            a.cmp(Mem(RAX, lay.size_offset), 0)
+            a.jcc(Cond.L, negative)
+        else:
+            a.test(Mem(RAX, lay.size_offset), 2)
+            a.jcc(Cond.NE, negative)
+        a.mov(RAX, RDX)
+        a.test(RAX, RAX)
+        a.jcc(Cond.S, fail)                  # magnitude >= 2**63
+        a.jmp(ok := a.label())
+        a.bind(negative)
+        a.mov(RAX, RDX)
+        a.neg(RAX)
+        a.jcc(Cond.NS, fail)                 # magnitude > 2**63
+        a.bind(ok)
+        a.mov(RCX, self.runtime.long_type)
+        a.cmp(RAX, RAX)                      # clears CF
+        a.ret()
+        a.bind(fail)
+        a.mov(RCX, self.runtime.long_type)
+        a.cmp(RCX, -1)                       # sets CF (unsigned RCX < 2**64 - 1)
+        a.ret()
+
+    # -- instruction selection ---------------------------------------------------------
+    def select(self, instr: ir.Instr) -> None:
+        op = instr.op
+        if op in _SIMPLE_ALU:
+            self.alu(instr)
+        elif op is Opcode.NEG or op is Opcode.INVERT:
+            self.unary(instr)
+        elif op is Opcode.LSHIFT:
+            self.lshift(instr)
+        elif op is Opcode.RSHIFT:
+            self.rshift(instr)
+        elif op is Opcode.FLOORDIV or op is Opcode.MOD:
+            self.divmod(instr)
+        elif op is Opcode.POW:
+            self.big_pow(instr)
+        else:  # pragma: no cover - every Opcode is handled above
+            raise AssertionError(op)
+
+    def target(self, dst: Reg | Mem | None, avoid: Operand | None = None) -> Reg:
+        if isinstance(dst, Reg) and dst != avoid:
+            return dst
+        return RAX
+
+    def alu(self, instr: ir.Instr) -> None:
+        a = self.asm
+        op = instr.op
+        dst = self.loc(instr)
+        x, y = self.operand(instr.args[0]), self.operand(instr.args[1])
+        if op.commutative and (isinstance(x, int) or (y == dst and x != dst)):
+            x, y = y, x
+        if op is Opcode.MUL and isinstance(y, int) and _simm32(y) and not isinstance(x, int):
+            t = self.target(dst)
+            a.imul(t, x, y)
+        else:
+            t = self.target(dst, avoid=None if x == y else y)
+            self.load(t, x)
+            src = self.small(y, RCX)
+            getattr(a, _SIMPLE_ALU[op])(t, src)
+        if op in _OVERFLOWING:
+            a.jcc(Cond.O, self.fallback)
+        self.store(dst, t)
+
+    def unary(self, instr: ir.Instr) -> None:
+        a = self.asm
+        dst = self.loc(instr)
+        t = self.target(dst)
+        self.load(t, self.operand(instr.args[0]))
+        if instr.op is Opcode.NEG:
+            a.neg(t)
+            a.jcc(Cond.O, self.fallback)   # -(-2**63)
+        else:
+            a.not_(t)
+        self.store(dst, t)
+
+    def lshift(self, instr: ir.Instr) -> None:
+        a = self.asm
+        dst = self.loc(instr)
+        x, y = self.operand(instr.args[0]), self.operand(instr.args[1])
+        if isinstance(y, int):
+            if y <= 30 and not isinstance(x, int):
+                t = self.target(dst)
+                a.imul(t, x, 1 << y)         # x << k == x * 2**k, and imul flags overflow
+                a.jcc(Cond.O, self.fallback)
+                self.store(dst, t)
+                return
+            self.load(RAX, x)
+            if y >= 64:                      # only 0 << y fits
+                a.test(RAX, RAX)
+                a.jcc(Cond.NE, self.fallback)
+            else:
+                self.shift_checked(x, count=y)
+            self.store(dst, RAX)
+            return
+        done = a.label()
+        a.mov(RCX, y)
+        a.test(RCX, RCX)
+        a.jcc(Cond.S, self.fallback)          # negative shift count: Python raises
+        self.load(RAX, x)
+        big = a.label()
+        a.cmp(RCX, 63)
+        a.jcc(Cond.A, big)
+        self.shift_checked(x, count=None)
+        a.jmp(done)
+        a.bind(big)
+        a.test(RAX, RAX)
+        a.jcc(Cond.NE, self.fallback)
+        a.bind(done)
+        self.store(dst, RAX)
+
+    def shift_checked(self, x: Operand, count: int | None) -> None:
+        """RAX <<= count, falling back unless shifting back restores x."""
+        a = self.asm
+        a.shl(RAX, count)
+        a.mov(RDX, RAX)
+        a.sar(RDX, count)
+        if isinstance(x, int) and not _simm32(x):
+            a.mov(Mem(RSP, SLOT_SCRATCH), RCX)
+            a.mov(RCX, x)
+            a.cmp(RDX, RCX)
+            a.mov(RCX, Mem(RSP, SLOT_SCRATCH))
+        else:
+            a.cmp(RDX, x)
+        a.jcc(Cond.NE, self.fallback)
+
+    def rshift(self, instr: ir.Instr) -> None:
+        a = self.asm
+        dst = self.loc(instr)
+        x, y = self.operand(instr.args[0]), self.operand(instr.args[1])
+        if isinstance(y, int):
+            t = self.target(dst)
+            self.load(t, x)
+            a.sar(t, min(y, 63))
+            self.store(dst, t)
+            return
+        a.mov(RCX, y)
+        a.test(RCX, RCX)
+        a.jcc(Cond.S, self.fallback)
+        a.mov(RDX, 63)
+        a.cmp(RCX, RDX)
+        a.cmov(Cond.A, RCX, RDX)             # x >> n == x >> 63 for n >= 64
+        self.load(RAX, x)
+        a.sar(RAX)
+        self.store(dst, RAX)
+
+    def divmod(self, instr: ir.Instr) -> None:
+        """Floor division and modulo with Python's sign rules, via idiv (truncating)."""
+        a = self.asm
+        dst = self.loc(instr)
+        x, y = self.operand(instr.args[0]), self.operand(instr.args[1])
+        is_mod = instr.op is Opcode.MOD
+        if isinstance(y, int):
+            # The optimizer removed 0 (kept as a fallback below), -1, 1 and powers of two.
+            if y == 0:
+                a.jmp(self.fallback)
+                return
+            self.load(RAX, x)
+            a.mov(RCX, y)
+            a.cqo()
+            a.idiv(RCX)
+            if is_mod:                       # r += y when r and y have opposite signs
+                a.mov(RAX, RDX)
+                if y < 0:
+                    a.neg(RAX)
+                a.sar(RAX, 63)
+                a.and_(RAX, RCX)
+                a.add(RAX, RDX)
+            else:                            # q -= 1 when r and y have opposite signs
+                if y < 0:
+                    a.neg(RDX)
+                a.sar(RDX, 63)
+                a.add(RAX, RDX)
+            self.store(dst, RAX)
+            return
+        done = a.label()
+        minus_one = a.label()
+        a.mov(RCX, y)
+        a.test(RCX, RCX)
+        a.jcc(Cond.E, self.fallback)          # ZeroDivisionError: Python raises it
+        a.cmp(RCX, -1)
+        a.jcc(Cond.E, minus_one)              # idiv would trap on -2**63 / -1
+        self.load(RAX, x)
+        a.cqo()
+        a.idiv(RCX)
+        if is_mod:
+            a.mov(RAX, RDX)
+            a.test(RDX, RDX)
+            a.jcc(Cond.E, done)
+            a.xor(RDX, RCX)
+            a.jcc(Cond.NS, done)
+            a.add(RAX, RCX)
+        else:
+            a.test(RDX, RDX)
+            a.jcc(Cond.E, done)
+            a.xor(RDX, RCX)
+            a.jcc(Cond.NS, done)
+            a.sub(RAX, 1)
+        a.jmp(done)
+        a.bind(minus_one)
+        if is_mod:
+            a.mov(RAX, 0)                     # x % -1 == 0
+        else:
+            self.load(RAX, x)
+            a.neg(RAX)
+            a.jcc(Cond.O, self.fallback)
+        a.bind(done)
+        self.store(dst, RAX)
+
+    def big_pow(self, instr: ir.Instr) -> None:
+        """x ** e for a constant e > 64: only -1, 0 and 1 give a 64-bit result."""
+        a = self.asm
+        dst = self.loc(instr)
+        exponent = instr.args[1].value  # type: ignore[attr-defined]
+        self.load(RAX, self.operand(instr.args[0]))
+        a.mov(RDX, RAX)
+        a.add(RDX, 1)
+        a.cmp(RDX, 2)
+        a.jcc(Cond.A, self.fallback)
+        if exponent % 2 == 0:
+            a.imul(RAX, RAX)
+        self.store(dst, RAX)
+
+
+def generate(fn: ir.Function, layout: LongLayout, runtime: Runtime, original_address: int) -> MachineCode:
+    """Machine code for ``fn``; the entry point is at offset 0."""
+    return CodeGen(fn, layout, runtime, original_address).generate()

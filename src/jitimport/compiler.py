@@ -1,0 +1,164 @@
+"""The pipeline, end to end: function -> IR -> optimized IR -> machine code -> native object.
+
+Also the user-facing helpers built on it: :func:`jit`, :func:`info`,
+:func:`disassemble`.
+"""
+from __future__ import annotations
+
+import time
+import types
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar, overload
+
+from . import capi, native, versions
+from .backend.codegen import Runtime, generate
+from .errors import NotCompilable, UnsupportedPlatform
+from .execmem import ExecMemoryError, default_arena
+from .frontend import build_ir
+from .ir import Function
+from .optimizer import optimize
+from .support import unsupported_reason
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class CompileInfo:
+    """What :func:`info` reports about one function."""
+
+    compiled: bool
+    reason: str | None = None
+    name: str = ""
+    nargs: int = 0
+    code_size: int = 0
+    compile_seconds: float = 0.0
+    checked_params: tuple[str, ...] = ()
+    ir: str = ""
+    optimized_ir: str = ""
+    listing: list[tuple[int, bytes, str]] = field(default_factory=list, repr=False)
+    address: int = 0
+
+
+def _runtime() -> Runtime:
+    api = capi.capi()
+    return Runtime(long_type=api.PyLong_Type, vectorcall=api.PyObject_Vectorcall,
+                   long_from_long=api.PyLong_FromLong)
+
+
+def _where(fn: object) -> tuple[str | None, int | None]:
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return None, None
+    return code.co_filename, code.co_firstlineno
+
+
+def compile_native(fn: F) -> F:
+    """Return a native version of ``fn``, or raise :class:`NotCompilable` saying why.
+
+    The native callable computes exactly what ``fn`` computes: whenever the
+    machine code cannot (an argument that is not an exact int or does not fit
+    in 64 bits, an overflow, a zero divisor, a negative shift, keyword
+    arguments, a wrong argument count) it calls ``fn`` with the same
+    arguments.  ``fn.__defaults__`` are read once, here.
+    """
+    reason = unsupported_reason()
+    if reason is not None:
+        raise UnsupportedPlatform(f"native code is not available: {reason}", *_where(fn))
+    if isinstance(fn, staticmethod):
+        return staticmethod(compile_native(fn.__func__))  # type: ignore[return-value]
+    if native.is_native(fn):
+        return fn
+    if not isinstance(fn, types.FunctionType):
+        raise NotCompilable(f"{type(fn).__name__} object is not a Python function")
+    table = versions.current()
+    assert table is not None
+    started = time.perf_counter()
+    ir_fn = build_ir(fn, table)
+    before = str(ir_fn)
+    optimized = optimize(ir_fn)
+    machine = generate(optimized, table.long_layout, _runtime(), id(fn))
+    try:
+        block = default_arena().install(machine.code)
+    except ExecMemoryError as exc:
+        raise UnsupportedPlatform(f"executable memory is not available: {exc}", *_where(fn)) from None
+    elapsed = time.perf_counter() - started
+    details = CompileInfo(
+        compiled=True, name=fn.__qualname__, nargs=len(ir_fn.params), code_size=len(machine.code),
+        compile_seconds=elapsed,
+        checked_params=tuple(p.name for p in ir_fn.params if p.index in ir_fn.read_params),
+        ir=before, optimized_ir=str(optimized), listing=machine.listing, address=block.address,
+    )
+    return native.make_native(fn, block, block.address, {"info": details})  # type: ignore[return-value]
+
+
+_JIT_REASON = "__jitimport_reason__"
+
+
+@overload
+def jit(fn: F) -> F: ...
+@overload
+def jit(*, strict: bool = False) -> Callable[[F], F]: ...
+
+
+def jit(fn: Any = None, *, strict: bool = False) -> Any:
+    """Decorator: compile at decoration time.
+
+    An ineligible function is returned unchanged, with the reason recorded
+    (see :func:`info`); ``@jit(strict=True)`` raises :class:`NotCompilable`
+    instead.  On an unsupported platform (or with ``JITIMPORT_DISABLE=1``)
+    functions stay Python even with ``strict=True``.
+    """
+    def decorate(func: F) -> F:
+        try:
+            return compile_native(func)
+        except UnsupportedPlatform as exc:
+            _record_reason(func, str(exc))
+            return func
+        except NotCompilable as exc:
+            if strict:
+                raise
+            _record_reason(func, str(exc))
+            return func
+
+    if fn is None:
+        return decorate
+    return decorate(fn)
+
+
+def _record_reason(func: Any, reason: str) -> None:
+    target = func.__func__ if isinstance(func, staticmethod) else func
+    try:
+        setattr(target, _JIT_REASON, reason)
+    except (AttributeError, TypeError):
+        pass
+
+
+def info(obj: Any) -> CompileInfo:
+    """Whether ``obj`` is native, and if so its code size, argument count, IR and timings."""
+    target = obj.__func__ if isinstance(obj, staticmethod) else obj
+    if native.is_native(target):
+        return target.__dict__["__jitimport__"]["info"]
+    reason = getattr(target, _JIT_REASON, None) or "not compiled"
+    name = getattr(target, "__qualname__", repr(target))
+    return CompileInfo(compiled=False, reason=reason, name=name)
+
+
+def disassemble(obj: Any) -> str:
+    """Assembly of a native function: capstone's decoding when installed, else our encoder's listing."""
+    details = info(obj)
+    if not details.compiled:
+        raise NotCompilable(f"{details.name} is not native: {details.reason}")
+    target = obj.__func__ if isinstance(obj, staticmethod) else obj
+    code = native.code_block(target).read()
+    lines = [f"; {details.name}: {details.code_size} bytes at {details.address:#x}"]
+    try:
+        import capstone  # optional: pip install jitimport[disasm]
+    except ImportError:
+        lines[0] += " (encoder listing; install capstone for an independent decoding)"
+        for offset, raw, text in details.listing:
+            lines.append(f"{offset:6x}:  {raw.hex(' '):<32} {text}")
+        return "\n".join(lines)
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    for ins in md.disasm(code, 0):
+        lines.append(f"{ins.address:6x}:  {ins.bytes.hex(' '):<32} {ins.mnemonic} {ins.op_str}".rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,172 @@
+"""Executable memory for generated code, kept W^X.
+
+Code is packed into chunks mapped with ``mmap``.  A chunk is never writable and
+executable at once: to add code it is switched to read+write, the bytes are
+copied in, and it is switched back to read+exec.  The libc calls go through
+``ctypes.PyDLL`` so the GIL stays held while a chunk is not executable: no
+other thread can be running code from it at that moment (jitimport's machine
+code never releases the GIL and never calls back into Python while its frame
+is live; fallbacks are tail calls).
+
+A :class:`CodeBlock` owns its bytes; when the last reference goes, its space
+is released and a chunk that holds no live block is unmapped.
+"""
+from __future__ import annotations
+
+import ctypes
+import mmap as _mmap_consts
+import os
+import threading
+
+PAGE_SIZE = _mmap_consts.PAGESIZE
+CHUNK_SIZE = 64 * 1024
+ALIGN = 16
+
+PROT_READ = 0x1
+PROT_WRITE = 0x2
+PROT_EXEC = 0x4
+MAP_PRIVATE = 0x02
+MAP_ANONYMOUS = 0x20
+MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+class ExecMemoryError(OSError):
+    """mmap/mprotect refused: the caller falls back to plain Python."""
+
+
+class LibcMemory:
+    """The three system calls the arena needs, called with the GIL held."""
+
+    def __init__(self) -> None:
+        libc = ctypes.PyDLL(None, use_errno=True)
+        self._mmap = libc.mmap
+        self._mmap.restype = ctypes.c_void_p
+        self._mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                               ctypes.c_int, ctypes.c_long]
+        self._mprotect = libc.mprotect
+        self._mprotect.restype = ctypes.c_int
+        self._mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        self._munmap = libc.munmap
+        self._munmap.restype = ctypes.c_int
+        self._munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+
+    def map(self, size: int) -> int:
+        addr = self._mmap(None, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        if addr is None or addr == MAP_FAILED:
+            raise ExecMemoryError(ctypes.get_errno(), f"mmap failed: {os.strerror(ctypes.get_errno())}")
+        return addr
+
+    def protect(self, addr: int, size: int, prot: int) -> None:
+        if self._mprotect(addr, size, prot) != 0:
+            err = ctypes.get_errno()
+            raise ExecMemoryError(err, f"mprotect refused: {os.strerror(err)}")
+
+    def unmap(self, addr: int, size: int) -> None:
+        self._munmap(addr, size)
+
+
+class Chunk:
+    """One mapping; code is bump-allocated in it, and it is freed when empty."""
+
+    __slots__ = ("address", "size", "used", "live")
+
+    def __init__(self, address: int, size: int) -> None:
+        self.address = address
+        self.size = size
+        self.used = 0
+        self.live = 0
+
+
+class CodeBlock:
+    """Installed machine code; its memory lives exactly as long as this object."""
+
+    __slots__ = ("address", "size", "_chunk", "_arena", "__weakref__")
+
+    def __init__(self, address: int, size: int, chunk: Chunk, arena: "CodeArena") -> None:
+        self.address = address
+        self.size = size
+        self._chunk = chunk
+        self._arena = arena
+
+    def read(self) -> bytes:
+        """The installed bytes (for disassembly and tests)."""
+        return ctypes.string_at(self.address, self.size)
+
+    def __del__(self) -> None:
+        arena = self._arena
+        if arena is not None:
+            self._arena = None
+            arena._release(self._chunk)
+
+
+class CodeArena:
+    """Hands out :class:`CodeBlock` s packed into W^X chunks."""
+
+    def __init__(self, memory: LibcMemory | None = None, chunk_size: int = CHUNK_SIZE) -> None:
+        self._memory = memory if memory is not None else LibcMemory()
+        self._chunk_size = chunk_size
+        self._current: Chunk | None = None
+        self._lock = threading.RLock()
+        self.mapped_bytes = 0
+
+    def install(self, code: bytes) -> CodeBlock:
+        """Copy ``code`` into executable memory and return its owner."""
+        size = max(len(code), 1)
+        with self._lock:
+            chunk = self._current
+            if chunk is None or chunk.used + size > chunk.size:
+                chunk = self._new_chunk(size)
+                fresh = True
+            else:
+                fresh = False
+            start = chunk.used
+            addr = chunk.address + start
+            if not fresh:
+                self._memory.protect(chunk.address, chunk.size, PROT_READ | PROT_WRITE)
+            try:
+                ctypes.memmove(addr, code, len(code))
+            finally:
+                self._memory.protect(chunk.address, chunk.size, PROT_READ | PROT_EXEC)
+            chunk.used = (start + size + ALIGN - 1) & ~(ALIGN - 1)
+            chunk.live += 1
+            if chunk is not self._current:
+                self._retire_current()
+                self._current = chunk
+            return CodeBlock(addr, len(code), chunk, self)
+
+    def _new_chunk(self, size: int) -> Chunk:
+        length = max(self._chunk_size, (size + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE)
+        address = self._memory.map(length)
+        self.mapped_bytes += length
+        return Chunk(address, length)
+
+    def _retire_current(self) -> None:
+        old = self._current
+        self._current = None
+        if old is not None and old.live == 0:
+            self._unmap(old)
+
+    def _unmap(self, chunk: Chunk) -> None:
+        self._memory.unmap(chunk.address, chunk.size)
+        self.mapped_bytes -= chunk.size
+
+    def _release(self, chunk: Chunk) -> None:
+        with self._lock:
+            chunk.live -= 1
+            if chunk.live:
+                return
+            if chunk is self._current:
+                chunk.used = 0  # empty again: reuse from the start
+            else:
+                self._unmap(chunk)
+
+
+_default_arena: CodeArena | None = None
+
+
+def default_arena() -> CodeArena:
+    """The process-wide arena (created on first use)."""
+    global _default_arena
+    if _default_arena is None:
+        _default_arena = CodeArena()
+    return _default_arena

@@ -1,0 +1,139 @@
+"""Everything that differs between the CPython versions we support, one table each.
+
+The frontend and the backend never test ``sys.version_info``; they read the
+:class:`VersionTable` for the running interpreter.  A table says which
+bytecode instruction maps to which frontend action, and how an ``int`` is laid
+out in memory (the machine code unboxes ints by reading that layout).
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+from .ir import Opcode
+
+
+@dataclass(frozen=True)
+class LongLayout:
+    """Where ``PyLongObject`` keeps its sign, digit count and digits (64-bit build).
+
+    ``signed_size``: 3.11 stores ``ob_size`` = ±number of digits at ``size_offset``.
+    ``tagged``: 3.12+ stores ``lv_tag`` = ndigits << 3 | sign (0 positive, 1 zero,
+    2 negative) at ``size_offset``; a value with at most one digit is "compact".
+    """
+
+    kind: str
+    size_offset: int = 16
+    digits_offset: int = 24
+    digit_bits: int = 30
+
+
+#: BINARY_OP's argument (NB_* in CPython's opcode.h); 13 and up are the in-place forms.
+BINARY_OPS: Mapping[int, Opcode] = MappingProxyType({
+    0: Opcode.ADD, 1: Opcode.AND, 2: Opcode.FLOORDIV, 3: Opcode.LSHIFT, 5: Opcode.MUL,
+    6: Opcode.MOD, 7: Opcode.OR, 8: Opcode.POW, 9: Opcode.RSHIFT, 10: Opcode.SUB, 12: Opcode.XOR,
+})
+BINARY_OP_INPLACE = 13
+BINARY_OP_REJECTED: Mapping[int, str] = MappingProxyType({
+    4: "matrix multiplication (@) is not supported",
+    11: "true division (/) returns a float; use // for integer division",
+})
+
+# Bytecode shared by every supported version -> frontend action.
+_COMMON_ACTIONS = {
+    "RESUME": "nop", "NOP": "nop", "CACHE": "nop", "EXTENDED_ARG": "nop",
+    "LOAD_FAST": "load_fast", "STORE_FAST": "store_fast", "LOAD_CONST": "load_const",
+    "RETURN_VALUE": "return_value", "BINARY_OP": "binary_op",
+    "UNARY_NEGATIVE": "unary_negative", "UNARY_INVERT": "unary_invert",
+    "COPY": "copy", "SWAP": "swap", "POP_TOP": "pop_top",
+    "BUILD_TUPLE": "build_tuple", "UNPACK_SEQUENCE": "unpack_sequence",
+}
+
+# Why a construct is refused, by bytecode; the frontend adds the line number.
+_REFUSED = {
+    "COMPARE_OP": "comparison is not supported (the function must return an int)",
+    "IS_OP": "'is' comparison is not supported", "CONTAINS_OP": "'in' test is not supported",
+    "UNARY_NOT": "'not' is not supported", "TO_BOOL": "truth test is not supported",
+    "LOAD_NAME": "name lookup is not supported", "STORE_NAME": "name binding is not supported",
+    "STORE_GLOBAL": "global variable assignment is not supported",
+    "LOAD_ATTR": "attribute access is not supported", "STORE_ATTR": "attribute assignment is not supported",
+    "LOAD_METHOD": "method call is not supported", "LOAD_SUPER_ATTR": "super() is not supported",
+    "BINARY_SUBSCR": "subscript is not supported", "STORE_SUBSCR": "subscript assignment is not supported",
+    "BINARY_SLICE": "slicing is not supported", "DELETE_SUBSCR": "del of a subscript is not supported",
+    "LOAD_DEREF": "closure variable is not supported", "STORE_DEREF": "closure variable is not supported",
+    "LOAD_CLOSURE": "closure variable is not supported", "MAKE_CELL": "closure variable is not supported",
+    "COPY_FREE_VARS": "closure variable is not supported",
+    "LOAD_FROM_DICT_OR_DEREF": "closure variable is not supported",
+    "MAKE_FUNCTION": "nested function or lambda is not supported",
+    "DELETE_FAST": "del of a local variable is not supported",
+    "RETURN_GENERATOR": "generators and coroutines are not supported",
+    "YIELD_VALUE": "yield is not supported", "GET_AWAITABLE": "await is not supported",
+    "GET_ITER": "loops and iteration are not supported", "FOR_ITER": "loops are not supported",
+    "RAISE_VARARGS": "raise is not supported", "IMPORT_NAME": "import is not supported",
+    "BUILD_LIST": "lists are not supported", "BUILD_MAP": "dicts are not supported",
+    "BUILD_SET": "sets are not supported", "BUILD_STRING": "strings are not supported",
+    "FORMAT_VALUE": "f-strings are not supported", "FORMAT_SIMPLE": "f-strings are not supported",
+    "PUSH_EXC_INFO": "try/except is not supported", "BEFORE_WITH": "with is not supported",
+    "CALL": "call is not supported", "PRECALL": "call is not supported",
+    "CALL_FUNCTION_EX": "call is not supported", "CALL_KW": "call is not supported",
+    "PUSH_NULL": "call is not supported", "KW_NAMES": "call is not supported",
+    "BINARY_OP_INPLACE_ADD_UNICODE": "strings are not supported",
+    "ASSERT": "assert is not supported", "LOAD_ASSERTION_ERROR": "assert is not supported",
+}
+BRANCH_REASON = "branches and loops (if, while, for, and/or, conditional expressions) are not supported"
+
+
+def refusal(opname: str) -> str:
+    """Why a bytecode instruction without an action is refused."""
+    if opname in _REFUSED:
+        return _REFUSED[opname]
+    if "JUMP" in opname:
+        return BRANCH_REASON
+    return f"bytecode {opname} is not supported"
+
+
+@dataclass(frozen=True)
+class VersionTable:
+    version: tuple[int, int]
+    actions: Mapping[str, str]
+    long_layout: LongLayout
+    #: CALL_INTRINSIC_1 arguments the frontend understands (3.12+ moved unary + there).
+    intrinsics: Mapping[int, str] = field(default_factory=dict)
+
+
+PY311 = VersionTable(
+    version=(3, 11),
+    actions=MappingProxyType({**_COMMON_ACTIONS, "UNARY_POSITIVE": "unary_positive"}),
+    long_layout=LongLayout("signed_size"),
+)
+
+PY312 = VersionTable(
+    version=(3, 12),
+    actions=MappingProxyType({
+        **_COMMON_ACTIONS, "UNARY_POSITIVE": "unary_positive", "RETURN_CONST": "return_const",
+        "LOAD_FAST_CHECK": "load_fast", "CALL_INTRINSIC_1": "intrinsic_1",
+    }),
+    long_layout=LongLayout("tagged"),
+    intrinsics=MappingProxyType({5: "unary_positive"}),
+)
+
+PY313 = VersionTable(
+    version=(3, 13),
+    actions=MappingProxyType({
+        **_COMMON_ACTIONS, "RETURN_CONST": "return_const", "LOAD_FAST_CHECK": "load_fast",
+        "CALL_INTRINSIC_1": "intrinsic_1", "LOAD_FAST_LOAD_FAST": "load_fast_pair",
+        "STORE_FAST_STORE_FAST": "store_fast_pair", "STORE_FAST_LOAD_FAST": "store_fast_load_fast",
+    }),
+    long_layout=LongLayout("tagged"),
+    intrinsics=MappingProxyType({5: "unary_positive"}),
+)
+
+TABLES: Mapping[tuple[int, int], VersionTable] = MappingProxyType(
+    {t.version: t for t in (PY311, PY312, PY313)})
+
+
+def current() -> VersionTable | None:
+    """The table for this interpreter, or None when the version is not supported."""
+    return TABLES.get(sys.version_info[:2])
