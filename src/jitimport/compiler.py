@@ -33,10 +33,20 @@ class CompileInfo:
     code_size: int = 0
     compile_seconds: float = 0.0
     checked_params: tuple[str, ...] = ()
-    ir: str = ""
-    optimized_ir: str = ""
     listing: list[tuple[int, bytes, str]] = field(default_factory=list, repr=False)
     address: int = 0
+    ir_function: Function | None = field(default=None, repr=False)
+    optimized_function: Function | None = field(default=None, repr=False)
+
+    @property
+    def ir(self) -> str:
+        """The IR as the frontend built it (rendered on demand: printing is not free)."""
+        return str(self.ir_function) if self.ir_function is not None else ""
+
+    @property
+    def optimized_ir(self) -> str:
+        """The IR after optimization, as the backend compiled it."""
+        return str(self.optimized_function) if self.optimized_function is not None else ""
 
 
 def _runtime() -> Runtime:
@@ -74,7 +84,6 @@ def compile_native(fn: F) -> F:
     assert table is not None
     started = time.perf_counter()
     ir_fn = build_ir(fn, table)
-    before = str(ir_fn)
     optimized = optimize(ir_fn)
     machine = generate(optimized, table.long_layout, _runtime(), id(fn))
     try:
@@ -86,7 +95,7 @@ def compile_native(fn: F) -> F:
         compiled=True, name=fn.__qualname__, nargs=len(ir_fn.params), code_size=len(machine.code),
         compile_seconds=elapsed,
         checked_params=tuple(p.name for p in ir_fn.params if p.index in ir_fn.read_params),
-        ir=before, optimized_ir=str(optimized), listing=machine.listing, address=block.address,
+        listing=machine.listing, address=block.address, ir_function=ir_fn, optimized_function=optimized,
     )
     return native.make_native(fn, block, block.address, {"info": details})  # type: ignore[return-value]
 

@@ -50,6 +50,16 @@ def _simm32(value: int) -> bool:
     return -(1 << 31) <= value < (1 << 31)
 
 
+def is_imm(operand: object) -> bool:
+    """Immediates are plain ints; ``Reg`` is an IntEnum, so isinstance(..., int) would lie."""
+    return type(operand) is int
+
+
+def same(a: object, b: object) -> bool:
+    """Operand identity that never confuses ``Reg.RAX`` with the immediate 0."""
+    return type(a) is type(b) and a == b
+
+
 @dataclass(frozen=True)
 class Runtime:
     """Addresses the code calls or compares against."""
@@ -102,16 +112,16 @@ class CodeGen:
         return where
 
     def load(self, reg: Reg, src: Operand) -> None:
-        if src != reg:
+        if not same(src, reg):
             self.asm.mov(reg, src)
 
     def store(self, dst: Reg | Mem | None, reg: Reg) -> None:
-        if dst is not None and dst != reg:
+        if dst is not None and not same(dst, reg):
             self.asm.mov(dst, reg)
 
     def small(self, src: Operand, scratch: Reg) -> Reg | Mem | int:
         """``src`` as an instruction operand: immediates beyond simm32 go through ``scratch``."""
-        if isinstance(src, int) and not _simm32(src):
+        if is_imm(src) and not _simm32(src):
             self.asm.mov(scratch, src)
             return scratch
         return src
@@ -331,7 +341,7 @@ class CodeGen:
             raise AssertionError(op)
 
     def target(self, dst: Reg | Mem | None, avoid: Operand | None = None) -> Reg:
-        if isinstance(dst, Reg) and dst != avoid:
+        if isinstance(dst, Reg) and not same(dst, avoid):
             return dst
         return RAX
 
@@ -340,13 +350,13 @@ class CodeGen:
         op = instr.op
         dst = self.loc(instr)
         x, y = self.operand(instr.args[0]), self.operand(instr.args[1])
-        if op.commutative and (isinstance(x, int) or (y == dst and x != dst)):
+        if op.commutative and (is_imm(x) or (same(y, dst) and not same(x, dst))):
             x, y = y, x
-        if op is Opcode.MUL and isinstance(y, int) and _simm32(y) and not isinstance(x, int):
+        if op is Opcode.MUL and is_imm(y) and _simm32(y) and not is_imm(x):
             t = self.target(dst)
             a.imul(t, x, y)
         else:
-            t = self.target(dst, avoid=None if x == y else y)
+            t = self.target(dst, avoid=None if same(x, y) else y)
             self.load(t, x)
             src = self.small(y, RCX)
             getattr(a, _SIMPLE_ALU[op])(t, src)
@@ -370,8 +380,8 @@ class CodeGen:
         a = self.asm
         dst = self.loc(instr)
         x, y = self.operand(instr.args[0]), self.operand(instr.args[1])
-        if isinstance(y, int):
-            if y <= 30 and not isinstance(x, int):
+        if is_imm(y):
+            if y <= 30 and not is_imm(x):
                 t = self.target(dst)
                 a.imul(t, x, 1 << y)         # x << k == x * 2**k, and imul flags overflow
                 a.jcc(Cond.O, self.fallback)
@@ -407,7 +417,7 @@ class CodeGen:
         a.shl(RAX, count)
         a.mov(RDX, RAX)
         a.sar(RDX, count)
-        if isinstance(x, int) and not _simm32(x):
+        if is_imm(x) and not _simm32(x):
             a.mov(Mem(RSP, SLOT_SCRATCH), RCX)
             a.mov(RCX, x)
             a.cmp(RDX, RCX)
@@ -420,7 +430,7 @@ class CodeGen:
         a = self.asm
         dst = self.loc(instr)
         x, y = self.operand(instr.args[0]), self.operand(instr.args[1])
-        if isinstance(y, int):
+        if is_imm(y):
             t = self.target(dst)
             self.load(t, x)
             a.sar(t, min(y, 63))
@@ -442,7 +452,7 @@ class CodeGen:
         dst = self.loc(instr)
         x, y = self.operand(instr.args[0]), self.operand(instr.args[1])
         is_mod = instr.op is Opcode.MOD
-        if isinstance(y, int):
+        if is_imm(y):
             # The optimizer removed 0 (kept as a fallback below), -1, 1 and powers of two.
             if y == 0:
                 a.jmp(self.fallback)
