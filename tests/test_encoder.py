@@ -145,6 +145,7 @@ HAND = [
     (lambda a: a.jmp(Reg.RAX), "ffe0", "jmp rax"),
     (lambda a: a.call(Reg.R11), "41ffd3", "call r11"),
     (lambda a: a.ret(), "c3", "ret"),
+    (lambda a: a.rep_movsb(), "f3a4", "rep movsb byte ptr [rdi], byte ptr [rsi]"),
     (lambda a: a.ud2(), "0f0b", "ud2"),
 ]
 
@@ -553,7 +554,7 @@ ERRORS: list[tuple[str, Emit]] = [
     ("movzx8 from mem", lambda a: a.movzx8(Reg.RAX, Mem(Reg.RAX))),  # type: ignore[arg-type]
     ("jcc to reg", lambda a: a.jcc(Cond.E, Reg.RAX)),  # type: ignore[arg-type]
     ("jmp to mem", lambda a: a.jmp(Mem(Reg.RAX))),  # type: ignore[arg-type]
-    ("call label", lambda a: a.call(a.label())),  # type: ignore[arg-type]
+    ("call mem", lambda a: a.call(Mem(Reg.RAX))),  # type: ignore[arg-type]
     ("align 0", lambda a: a.align(0)),
     ("align -4", lambda a: a.align(-4)),
 ]
@@ -589,6 +590,20 @@ def test_bind_twice() -> None:
     asm.bind(lab)
     with pytest.raises(EncodingError):
         asm.bind(lab)
+
+
+def test_call_label_is_rel32_in_both_directions() -> None:
+    asm = Assembler()
+    sub = asm.label()
+    asm.call(sub)                 # forward: E8 + rel32, never relaxed to a short form
+    asm.ret()
+    asm.bind(sub)
+    asm.ret()
+    asm.call(sub)                 # backward
+    code = asm.finish()
+    assert code.hex() == "e801000000" + "c3" + "c3" + "e8faffffff"
+    assert [text for _, _, text in asm.listing()] == ["call 6", "ret", "ret", "call 6"]
+    check_batch([(lambda a: (a.call(lab := a.label()), a.bind(lab)), None)])
 
 
 def test_jump_to_unbound_label() -> None:

@@ -6,24 +6,35 @@ Public API::
     jit / jit(strict=True)  the same as a decorator
     is_native, original, info, disassemble
     install(), uninstall(), report()   the import hook for '# minijit: native' modules
+
+``import jitimport`` is cheap: the compiler and the hook load on first use of
+a name that needs them (the ``.pth`` start-up hook relies on that).
 """
 from __future__ import annotations
 
-from .compiler import CompileInfo, compile_native, disassemble, info, jit
+import importlib
+
 from .errors import NotCompilable, UnsupportedPlatform
-from .native import NativeFunction, is_native, original
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "CompileInfo", "NativeFunction", "NotCompilable", "UnsupportedPlatform", "compile_native",
-    "disassemble", "info", "install", "is_native", "jit", "original", "report", "uninstall",
-]
+_LAZY = {
+    "compile_native": "compiler", "jit": "compiler", "info": "compiler", "disassemble": "compiler",
+    "CompileInfo": "compiler", "NativeFunction": "native", "is_native": "native", "original": "native",
+    "install": "hook", "uninstall": "hook", "report": "hook",
+}
+
+__all__ = ["NotCompilable", "UnsupportedPlatform", *sorted(_LAZY)]
 
 
-def __getattr__(name: str):
-    # The hook is imported on first use so that `import jitimport` stays cheap.
-    if name in ("install", "uninstall", "report"):
-        from . import hook
-        return getattr(hook, name)
-    raise AttributeError(f"module 'jitimport' has no attribute {name!r}")
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jitimport' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -33,10 +33,22 @@ class CompileInfo:
     code_size: int = 0
     compile_seconds: float = 0.0
     checked_params: tuple[str, ...] = ()
-    listing: list[tuple[int, bytes, str]] = field(default_factory=list, repr=False)
     address: int = 0
     ir_function: Function | None = field(default=None, repr=False)
     optimized_function: Function | None = field(default=None, repr=False)
+
+    original_address: int = 0
+
+    @property
+    def listing(self) -> list[tuple[int, bytes, str]]:
+        """(offset, bytes, Intel text) per instruction.  Code generation is deterministic,
+        so it is regenerated on demand rather than kept for every function."""
+        if self.optimized_function is None:
+            return []
+        table = versions.current()
+        assert table is not None
+        return generate(self.optimized_function, table.long_layout, _runtime(),
+                        self.original_address).listing()
 
     @property
     def ir(self) -> str:
@@ -95,7 +107,7 @@ def compile_native(fn: F) -> F:
         compiled=True, name=fn.__qualname__, nargs=len(ir_fn.params), code_size=len(machine.code),
         compile_seconds=elapsed,
         checked_params=tuple(p.name for p in ir_fn.params if p.index in ir_fn.read_params),
-        listing=machine.listing, address=block.address, ir_function=ir_fn, optimized_function=optimized,
+        address=block.address, original_address=id(fn), ir_function=ir_fn, optimized_function=optimized,
     )
     return native.make_native(fn, block, block.address, {"info": details})  # type: ignore[return-value]
 

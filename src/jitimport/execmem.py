@@ -1,12 +1,14 @@
 """Executable memory for generated code, kept W^X.
 
-Code is packed into chunks mapped with ``mmap``.  A chunk is never writable and
-executable at once: to add code it is switched to read+write, the bytes are
-copied in, and it is switched back to read+exec.  The libc calls go through
-``ctypes.PyDLL`` so the GIL stays held while a chunk is not executable: no
-other thread can be running code from it at that moment (jitimport's machine
-code never releases the GIL and never calls back into Python while its frame
-is live; fallbacks are tail calls).
+Code is packed into chunks mapped with ``mmap``.  A chunk is never writable
+and executable at once.  A new chunk is mapped read+write, filled, then made
+read+exec.  Adding code to a chunk that already runs code means switching it
+back to read+write for a moment, and no thread may execute from it then.
+Python can switch threads between any two bytecodes, so that switch, the copy
+and the switch back are done by one small machine-code routine (the
+*installer*), called through a ctypes ``PYFUNCTYPE`` pointer that keeps the
+GIL: while it runs no other thread runs Python or jitimport code (jitimport's
+machine code never releases the GIL, and leaves by tail calls).
 
 A :class:`CodeBlock` owns its bytes; when the last reference goes, its space
 is released and a chunk that holds no live block is unmapped.
@@ -39,6 +41,7 @@ class LibcMemory:
 
     def __init__(self) -> None:
         libc = ctypes.PyDLL(None, use_errno=True)
+        self._libc = libc
         self._mmap = libc.mmap
         self._mmap.restype = ctypes.c_void_p
         self._mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
@@ -63,6 +66,41 @@ class LibcMemory:
 
     def unmap(self, addr: int, size: int) -> None:
         self._munmap(addr, size)
+
+    def write_fresh(self, chunk: "Chunk", dest: int, code: bytes) -> None:
+        """Fill a chunk that no code runs from yet, then make it read+exec."""
+        ctypes.memmove(dest, code, len(code))
+        self.protect(chunk.address, chunk.size, PROT_READ | PROT_EXEC)
+
+    def write_live(self, chunk: "Chunk", dest: int, code: bytes) -> None:
+        """Add code to an executable chunk atomically with respect to other threads."""
+        if self._installer is None:
+            self._installer = self._make_installer()
+        buffer = ctypes.create_string_buffer(code, len(code))
+        if self._installer(chunk.address, chunk.size, dest, buffer, len(code)) != 0:
+            err = self._errno()
+            raise ExecMemoryError(err, f"mprotect refused: {os.strerror(err)}")
+
+    _installer = None
+
+    def _errno(self) -> int:
+        location = self._libc.__errno_location
+        location.restype = ctypes.POINTER(ctypes.c_int)
+        return location().contents.value
+
+    def _make_installer(self):
+        """Generate the installer routine into a chunk of its own (never written again)."""
+        from .backend.stubs import installer_stub
+        mprotect = ctypes.cast(self._mprotect, ctypes.c_void_p).value
+        code = installer_stub(mprotect, PROT_READ | PROT_WRITE, PROT_READ | PROT_EXEC)
+        size = (len(code) + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
+        address = self.map(size)
+        ctypes.memmove(address, code, len(code))
+        self.protect(address, size, PROT_READ | PROT_EXEC)
+        self._installer_address = address  # mapped for the life of the process
+        prototype = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t,
+                                      ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+        return prototype(address)
 
 
 class Chunk:
@@ -121,12 +159,14 @@ class CodeArena:
                 fresh = False
             start = chunk.used
             addr = chunk.address + start
-            if not fresh:
-                self._memory.protect(chunk.address, chunk.size, PROT_READ | PROT_WRITE)
-            try:
-                ctypes.memmove(addr, code, len(code))
-            finally:
-                self._memory.protect(chunk.address, chunk.size, PROT_READ | PROT_EXEC)
+            if fresh:
+                try:
+                    self._memory.write_fresh(chunk, addr, code)
+                except BaseException:
+                    self._unmap(chunk)
+                    raise
+            else:
+                self._memory.write_live(chunk, addr, code)
             chunk.used = (start + size + ALIGN - 1) & ~(ALIGN - 1)
             chunk.live += 1
             if chunk is not self._current:

@@ -12,18 +12,52 @@ from __future__ import annotations
 
 import dis
 import inspect
+import opcode as _opcode
 import types
-from typing import Callable
+from typing import Callable, Iterator, NamedTuple
 
 from . import ir
 from .errors import NotCompilable
 from .versions import (BINARY_OP_INPLACE, BINARY_OP_REJECTED, BINARY_OPS, VersionTable,
-                       refusal)
+                       cache_entries, refusal)
 
 _CO_VARARGS = inspect.CO_VARARGS
 _CO_VARKEYWORDS = inspect.CO_VARKEYWORDS
 _CO_NOT_PLAIN = (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE
                  | inspect.CO_ASYNC_GENERATOR)
+
+
+class Op(NamedTuple):
+    """One bytecode instruction: what the frontend needs of ``Op``, cheaper."""
+
+    opname: str
+    arg: int
+    lineno: int | None
+    offset: int
+
+
+_CACHES = cache_entries()
+_EXTENDED_ARG = _opcode.EXTENDED_ARG
+
+
+def read_bytecode(code: types.CodeType) -> Iterator[Op]:
+    """Decode ``co_code`` directly (``dis.get_instructions`` costs several times more),
+    folding EXTENDED_ARG and skipping inline caches."""
+    raw = code.co_code
+    positions = list(code.co_positions())
+    names = dis.opname
+    extended = 0
+    i = 0
+    while i < len(raw):
+        op = raw[i]
+        arg = raw[i + 1] | extended
+        if op == _EXTENDED_ARG:
+            extended = arg << 8
+            i += 2
+            continue
+        extended = 0
+        yield Op(names[op], arg, positions[i // 2][0], i)
+        i += 2 + 2 * _CACHES[op]
 
 
 class _Tuple:
@@ -60,16 +94,16 @@ class Frontend:
     # -- driver -------------------------------------------------------------
     def build(self) -> ir.Function:
         self._check_signature()
-        for instr in dis.get_instructions(self.code):
-            if instr.positions is not None and instr.positions.lineno is not None:
-                self.lineno = instr.positions.lineno
+        for instr in read_bytecode(self.code):
+            if instr.lineno is not None:
+                self.lineno = instr.lineno
                 self.builder.lineno = self.lineno
             if self.result is not None:
                 break  # unreachable tail (CPython normally removes it)
             action = self.table.actions.get(instr.opname)
             if action is None:
                 raise self.refuse(self._refusal(instr))
-            handler: Callable[[dis.Instruction], None] = getattr(self, "op_" + action)
+            handler: Callable[[Op], None] = getattr(self, "op_" + action)
             handler(instr)
         if self.result is None:
             raise self.refuse("the function never returns a value")
@@ -97,7 +131,18 @@ class Frontend:
             self.params.append(param)
             self.locals[name] = param
 
-    def _refusal(self, instr: dis.Instruction) -> str:
+    def _refusal(self, op: Op) -> str:
+        # The error path can afford dis, which knows how each version encodes names.
+        listing = list(dis.get_instructions(self.code))
+        index = next((k for k, i in enumerate(listing) if i.offset == op.offset), None)
+        if index is None:
+            return refusal(op.opname)
+        instr = listing[index]
+        if instr.opname == "TO_BOOL" and index + 1 < len(listing):
+            # 3.13: name what the truth test is for (if/while/and/or, or `not`).
+            following = listing[index + 1].opname
+            if "JUMP" in following or following == "UNARY_NOT":
+                return refusal(following)
         if instr.opname == "LOAD_GLOBAL":
             name = instr.argval
             if instr.arg is not None and instr.arg & 1:  # 3.11+: a NULL is pushed for a call
@@ -133,6 +178,8 @@ class Frontend:
             raise self.refuse("the function returns None (the result must be an int)")
         if type(value) is bool:
             raise self.refuse(f"bool constant {value} is not supported (use 0 or 1)")
+        if isinstance(value, types.CodeType):
+            raise self.refuse(refusal("MAKE_FUNCTION"))  # the body of a lambda or nested def
         raise self.refuse(f"{type(value).__name__} constant {value!r} is not supported")
 
     def load(self, name: str) -> None:
@@ -147,91 +194,92 @@ class Frontend:
         self.locals[name] = self.pop_int()
 
     # -- actions (named in the version tables) -------------------------------
-    def op_nop(self, instr: dis.Instruction) -> None:
+    def op_nop(self, instr: Op) -> None:
         pass
 
-    def op_load_fast(self, instr: dis.Instruction) -> None:
-        self.load(instr.argval)
+    def varname(self, index: int) -> str:
+        # Cell and free variables were refused up front, so fast locals are co_varnames.
+        return self.code.co_varnames[index]
 
-    def op_load_fast_pair(self, instr: dis.Instruction) -> None:
-        first, second = instr.argval
-        self.load(first)
-        self.load(second)
+    def op_load_fast(self, instr: Op) -> None:
+        self.load(self.varname(instr.arg))
 
-    def op_store_fast(self, instr: dis.Instruction) -> None:
-        self.store(instr.argval)
+    def op_load_fast_pair(self, instr: Op) -> None:
+        self.load(self.varname(instr.arg >> 4))
+        self.load(self.varname(instr.arg & 15))
 
-    def op_store_fast_pair(self, instr: dis.Instruction) -> None:
-        first, second = instr.argval
-        self.store(first)
-        self.store(second)
+    def op_store_fast(self, instr: Op) -> None:
+        self.store(self.varname(instr.arg))
 
-    def op_store_fast_load_fast(self, instr: dis.Instruction) -> None:
-        store_name, load_name = instr.argval
-        self.store(store_name)
-        self.load(load_name)
+    def op_store_fast_pair(self, instr: Op) -> None:
+        self.store(self.varname(instr.arg >> 4))
+        self.store(self.varname(instr.arg & 15))
 
-    def op_load_const(self, instr: dis.Instruction) -> None:
-        self.push(self.constant(instr.argval))
+    def op_store_fast_load_fast(self, instr: Op) -> None:
+        self.store(self.varname(instr.arg >> 4))
+        self.load(self.varname(instr.arg & 15))
 
-    def op_return_value(self, instr: dis.Instruction) -> None:
+    def op_load_const(self, instr: Op) -> None:
+        self.push(self.constant(self.code.co_consts[instr.arg]))
+
+    def op_return_value(self, instr: Op) -> None:
         self.result = self.pop_int()
 
-    def op_return_const(self, instr: dis.Instruction) -> None:
-        self.push(self.constant(instr.argval))
+    def op_return_const(self, instr: Op) -> None:
+        self.push(self.constant(self.code.co_consts[instr.arg]))
         self.result = self.pop_int()
 
-    def op_binary_op(self, instr: dis.Instruction) -> None:
-        arg = instr.arg if instr.arg is not None else -1
+    def op_binary_op(self, instr: Op) -> None:
+        arg = instr.arg
         if arg >= BINARY_OP_INPLACE:
             arg -= BINARY_OP_INPLACE
         if arg in BINARY_OP_REJECTED:
             raise self.refuse(BINARY_OP_REJECTED[arg])
         op = BINARY_OPS.get(arg)
         if op is None:
-            raise self.refuse(f"binary operator {instr.argrepr or arg} is not supported")
+            raise self.refuse(f"binary operator #{arg} is not supported")
         right = self.pop_int()
         left = self.pop_int()
         if op is ir.Opcode.POW and not (isinstance(right, ir.Const) and right.value >= 0):
             raise self.refuse("** needs a constant, non-negative exponent")
         self.push(self.builder.binop(op, left, right))
 
-    def op_unary_negative(self, instr: dis.Instruction) -> None:
+    def op_unary_negative(self, instr: Op) -> None:
         self.push(self.builder.unop(ir.Opcode.NEG, self.pop_int()))
 
-    def op_unary_invert(self, instr: dis.Instruction) -> None:
+    def op_unary_invert(self, instr: Op) -> None:
         self.push(self.builder.unop(ir.Opcode.INVERT, self.pop_int()))
 
-    def op_unary_positive(self, instr: dis.Instruction) -> None:
+    def op_unary_positive(self, instr: Op) -> None:
         self.push(self.pop_int())  # +x is x for an exact int
 
-    def op_intrinsic_1(self, instr: dis.Instruction) -> None:
-        action = self.table.intrinsics.get(instr.arg if instr.arg is not None else -1)
+    def op_intrinsic_1(self, instr: Op) -> None:
+        action = self.table.intrinsics.get(instr.arg)
         if action is None:
-            raise self.refuse(f"intrinsic {instr.argrepr or instr.arg} is not supported")
+            raise self.refuse(f"intrinsic #{instr.arg} is not supported")
         getattr(self, "op_" + action)(instr)
 
-    def op_copy(self, instr: dis.Instruction) -> None:
+    def op_copy(self, instr: Op) -> None:
         n = instr.arg or 0
         if not 1 <= n <= len(self.stack):
             raise self.refuse("unexpected bytecode (COPY)")
         self.push(self.stack[-n])
 
-    def op_swap(self, instr: dis.Instruction) -> None:
+    def op_swap(self, instr: Op) -> None:
         n = instr.arg or 0
         if not 2 <= n <= len(self.stack):
             raise self.refuse("unexpected bytecode (SWAP)")
         self.stack[-1], self.stack[-n] = self.stack[-n], self.stack[-1]
 
-    def op_pop_top(self, instr: dis.Instruction) -> None:
+    def op_pop_top(self, instr: Op) -> None:
         self.pop()
 
-    def op_build_tuple(self, instr: dis.Instruction) -> None:
+    def op_build_tuple(self, instr: Op) -> None:
         n = instr.arg or 0
         items = [self.pop_int() for _ in range(n)][::-1]
         self.push(_Tuple(items))
 
-    def op_unpack_sequence(self, instr: dis.Instruction) -> None:
+    def op_unpack_sequence(self, instr: Op) -> None:
         item = self.pop()
         if not isinstance(item, _Tuple) or len(item.items) != instr.arg:
             raise self.refuse("unpacking is only supported for tuples of the same length")

@@ -7,6 +7,7 @@ out in memory (the machine code unboxes ints by reading that layout).
 """
 from __future__ import annotations
 
+import opcode as _opcode
 import sys
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -132,6 +133,23 @@ PY313 = VersionTable(
 
 TABLES: Mapping[tuple[int, int], VersionTable] = MappingProxyType(
     {t.version: t for t in (PY311, PY312, PY313)})
+
+
+def cache_entries() -> tuple[int, ...]:
+    """Inline cache code units after each opcode of *this* interpreter, indexed by opcode.
+
+    CPython exposes this as a list by opcode (3.11, 3.12) or a dict by name (3.13).
+    """
+    raw = getattr(_opcode, "_inline_cache_entries", None)
+    counts = [0] * 256
+    if isinstance(raw, dict):
+        for name, n in raw.items():
+            if name in _opcode.opmap:
+                counts[_opcode.opmap[name]] = n
+    elif raw is not None:
+        for op, n in enumerate(raw):
+            counts[op] = n
+    return tuple(counts)
 
 
 def current() -> VersionTable | None:

@@ -72,8 +72,12 @@ class Runtime:
 @dataclass
 class MachineCode:
     code: bytes
-    listing: list[tuple[int, bytes, str]]
+    assembler: Assembler
     allocation: Allocation
+
+    def listing(self) -> list[tuple[int, bytes, str]]:
+        """(offset, bytes, text) per instruction; text is rendered now, not at compile time."""
+        return self.assembler.listing()
 
 
 class CodeGen:
@@ -158,7 +162,7 @@ class CodeGen:
         a.mov(RAX, self.runtime.vectorcall)
         a.jmp(RAX)
         code = a.finish()
-        return MachineCode(code, a.listing(), self.alloc)
+        return MachineCode(code, a, self.alloc)
 
     def epilogue(self) -> None:
         self.asm.add(RSP, self.frame_size)
@@ -380,6 +384,9 @@ class CodeGen:
         a = self.asm
         dst = self.loc(instr)
         x, y = self.operand(instr.args[0]), self.operand(instr.args[1])
+        if is_imm(y) and y < 0:
+            a.jmp(self.fallback)              # negative shift count: Python raises ValueError
+            return
         if is_imm(y):
             if y <= 30 and not is_imm(x):
                 t = self.target(dst)
@@ -430,6 +437,9 @@ class CodeGen:
         a = self.asm
         dst = self.loc(instr)
         x, y = self.operand(instr.args[0]), self.operand(instr.args[1])
+        if is_imm(y) and y < 0:
+            a.jmp(self.fallback)              # negative shift count: Python raises ValueError
+            return
         if is_imm(y):
             t = self.target(dst)
             self.load(t, x)

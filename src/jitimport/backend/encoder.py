@@ -11,6 +11,7 @@ per-instruction opcode tables.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -259,9 +260,11 @@ def _pad(pos: int, n: int) -> int:
 
 
 class _Fixed:
+    """An encoded instruction; its text is rendered only when a listing is asked for."""
+
     __slots__ = ("code", "text")
 
-    def __init__(self, code: bytes, text: str) -> None:
+    def __init__(self, code: bytes, text: "str | Callable[[], str]") -> None:
         self.code = code
         self.text = text
 
@@ -322,7 +325,7 @@ class Assembler:
         if self._code is not None:
             raise EncodingError("assembler already finished")
 
-    def _emit(self, code: bytes, text: str) -> None:
+    def _emit(self, code: bytes, text: "str | Callable[[], str]") -> None:
         self._check_open()
         self._items.append(_Fixed(code, text))
         self._upper += len(code)
@@ -351,25 +354,25 @@ class Assembler:
 
     def mov(self, dst: Reg | Mem, src: Reg | Mem | int) -> None:
         if isinstance(dst, Reg) and isinstance(src, Reg):
-            self._emit(_encode(b"\x89", src, dst), f"mov {_R64[dst]}, {_R64[src]}")
+            self._emit(_encode(b"\x89", src, dst), lambda: f"mov {_R64[dst]}, {_R64[src]}")
         elif isinstance(dst, Reg) and isinstance(src, Mem):
-            self._emit(_encode(b"\x8b", dst, src), f"mov {_R64[dst]}, {_fmt_mem(src)}")
+            self._emit(_encode(b"\x8b", dst, src), lambda: f"mov {_R64[dst]}, {_fmt_mem(src)}")
         elif isinstance(dst, Mem) and isinstance(src, Reg):
-            self._emit(_encode(b"\x89", src, dst), f"mov {_fmt_mem(dst)}, {_R64[src]}")
+            self._emit(_encode(b"\x89", src, dst), lambda: f"mov {_fmt_mem(dst)}, {_R64[src]}")
         elif isinstance(dst, Reg) and _is_int(src):
             v = _imm64(src)
             if 0 <= v < (1 << 32):
                 # mov r32, imm32 zero-extends into the full register: shortest exact form.
                 rex = b"\x41" if dst >= 8 else b""
-                self._emit(rex + bytes((0xB8 + (dst & 7),)) + _le(v, 4), f"mov {_R32[dst]}, {_fmt_u(v)}")
+                self._emit(rex + bytes((0xB8 + (dst & 7),)) + _le(v, 4), lambda: f"mov {_R32[dst]}, {_fmt_u(v)}")
             elif v >= -(1 << 31) and v < 0:
-                self._emit(_encode(b"\xc7", 0, dst, imm=_le(v, 4)), f"mov {_R64[dst]}, {_fmt_x64(v)}")
+                self._emit(_encode(b"\xc7", 0, dst, imm=_le(v, 4)), lambda: f"mov {_R64[dst]}, {_fmt_x64(v)}")
             else:
                 code = bytes((0x48 | (dst >> 3), 0xB8 + (dst & 7))) + _le(v, 8)
-                self._emit(code, f"movabs {_R64[dst]}, {_fmt_x64(v)}")
+                self._emit(code, lambda: f"movabs {_R64[dst]}, {_fmt_x64(v)}")
         elif isinstance(dst, Mem) and _is_int(src):
             v = _simm32(src)
-            self._emit(_encode(b"\xc7", 0, dst, imm=_le(v, 4)), f"mov {_fmt_mem(dst)}, {_fmt_x64(v)}")
+            self._emit(_encode(b"\xc7", 0, dst, imm=_le(v, 4)), lambda: f"mov {_fmt_mem(dst)}, {_fmt_x64(v)}")
         else:
             raise EncodingError(f"mov {dst!r}, {src!r} is not encodable")
 
@@ -378,30 +381,30 @@ class Assembler:
         _check_reg(dst, "mov32 destination")
         if not isinstance(src, Mem):
             raise EncodingError(f"mov32 source must be a Mem, got {src!r}")
-        self._emit(_encode(b"\x8b", dst, src, w=False), f"mov {_R32[dst]}, {_fmt_mem(src, 'dword')}")
+        self._emit(_encode(b"\x8b", dst, src, w=False), lambda: f"mov {_R32[dst]}, {_fmt_mem(src, 'dword')}")
 
     def lea(self, dst: Reg, src: Mem) -> None:
         _check_reg(dst, "lea destination")
         if not isinstance(src, Mem):
             raise EncodingError(f"lea source must be a Mem, got {src!r}")
-        self._emit(_encode(b"\x8d", dst, src), f"lea {_R64[dst]}, {_fmt_mem(src, None)}")
+        self._emit(_encode(b"\x8d", dst, src), lambda: f"lea {_R64[dst]}, {_fmt_mem(src, None)}")
 
     def push(self, reg: Reg) -> None:
         _check_reg(reg, "push operand")
         rex = b"\x41" if reg >= 8 else b""  # 64-bit by default: no REX.W
-        self._emit(rex + bytes((0x50 + (reg & 7),)), f"push {_R64[reg]}")
+        self._emit(rex + bytes((0x50 + (reg & 7),)), lambda: f"push {_R64[reg]}")
 
     def pop(self, reg: Reg) -> None:
         _check_reg(reg, "pop operand")
         rex = b"\x41" if reg >= 8 else b""
-        self._emit(rex + bytes((0x58 + (reg & 7),)), f"pop {_R64[reg]}")
+        self._emit(rex + bytes((0x58 + (reg & 7),)), lambda: f"pop {_R64[reg]}")
 
     def cmov(self, cond: Cond, dst: Reg, src: Reg | Mem) -> None:
         _check_cond(cond)
         _check_reg(dst, "cmov destination")
         _check_rm(src, "cmov source")
         self._emit(_encode(bytes((0x0F, 0x40 + cond)), dst, src),
-                   f"cmov{cond.name.lower()} {_R64[dst]}, {_fmt_rm64(src)}")
+                   lambda: f"cmov{cond.name.lower()} {_R64[dst]}, {_fmt_rm64(src)}")
 
     # -- ALU ----------------------------------------------------------------
 
@@ -409,11 +412,11 @@ class Assembler:
         ext = _ALU_EXT[name]
         _check_rm(dst, f"{name} destination")
         if isinstance(src, Reg):
-            self._emit(_encode(bytes((ext * 8 + 1,)), src, dst), f"{name} {_fmt_rm64(dst)}, {_R64[src]}")
+            self._emit(_encode(bytes((ext * 8 + 1,)), src, dst), lambda: f"{name} {_fmt_rm64(dst)}, {_R64[src]}")
         elif isinstance(src, Mem):
             if not isinstance(dst, Reg):
                 raise EncodingError(f"{name} mem, mem is not encodable")
-            self._emit(_encode(bytes((ext * 8 + 3,)), dst, src), f"{name} {_R64[dst]}, {_fmt_mem(src)}")
+            self._emit(_encode(bytes((ext * 8 + 3,)), dst, src), lambda: f"{name} {_R64[dst]}, {_fmt_mem(src)}")
         elif _is_int(src):
             v = _simm32(src)
             if _fits8(v):
@@ -423,7 +426,7 @@ class Assembler:
             else:
                 code = _encode(b"\x81", ext, dst, imm=_le(v, 4))
             shown = _fmt_x64(v) if name in ("and", "or", "xor") else _fmt_s(v)
-            self._emit(code, f"{name} {_fmt_rm64(dst)}, {shown}")
+            self._emit(code, lambda: f"{name} {_fmt_rm64(dst)}, {shown}")
         else:
             raise EncodingError(f"{name} {dst!r}, {src!r} is not encodable")
 
@@ -448,14 +451,14 @@ class Assembler:
     def test(self, a: Reg | Mem, b: Reg | int) -> None:
         _check_rm(a, "test operand")
         if isinstance(b, Reg):
-            self._emit(_encode(b"\x85", b, a), f"test {_fmt_rm64(a)}, {_R64[b]}")
+            self._emit(_encode(b"\x85", b, a), lambda: f"test {_fmt_rm64(a)}, {_R64[b]}")
         elif _is_int(b):
             v = _simm32(b)
             if a is Reg.RAX:
                 code = b"\x48\xa9" + _le(v, 4)
             else:
                 code = _encode(b"\xf7", 0, a, imm=_le(v, 4))
-            self._emit(code, f"test {_fmt_rm64(a)}, {_fmt_s(v)}")
+            self._emit(code, lambda: f"test {_fmt_rm64(a)}, {_fmt_s(v)}")
         else:
             raise EncodingError(f"test {a!r}, {b!r} is not encodable")
 
@@ -463,36 +466,36 @@ class Assembler:
         _check_reg(dst, "imul destination")
         _check_rm(src, "imul source")
         if imm is None:
-            self._emit(_encode(b"\x0f\xaf", dst, src), f"imul {_R64[dst]}, {_fmt_rm64(src)}")
+            self._emit(_encode(b"\x0f\xaf", dst, src), lambda: f"imul {_R64[dst]}, {_fmt_rm64(src)}")
             return
         v = _simm32(imm)
         if _fits8(v):
             code = _encode(b"\x6b", dst, src, imm=_le(v, 1))
         else:
             code = _encode(b"\x69", dst, src, imm=_le(v, 4))
-        self._emit(code, f"imul {_R64[dst]}, {_fmt_rm64(src)}, {_fmt_s(v)}")
+        self._emit(code, lambda: f"imul {_R64[dst]}, {_fmt_rm64(src)}, {_fmt_s(v)}")
 
     def neg(self, dst: Reg) -> None:
         _check_reg(dst, "neg operand")
-        self._emit(_encode(b"\xf7", 3, dst), f"neg {_R64[dst]}")
+        self._emit(_encode(b"\xf7", 3, dst), lambda: f"neg {_R64[dst]}")
 
     def not_(self, dst: Reg) -> None:
         _check_reg(dst, "not operand")
-        self._emit(_encode(b"\xf7", 2, dst), f"not {_R64[dst]}")
+        self._emit(_encode(b"\xf7", 2, dst), lambda: f"not {_R64[dst]}")
 
     def _shift(self, name: str, dst: Reg, count: int | None) -> None:
         ext = _SHIFT_EXT[name]
         _check_reg(dst, f"{name} operand")
         if count is None:
-            self._emit(_encode(b"\xd3", ext, dst), f"{name} {_R64[dst]}, cl")
+            self._emit(_encode(b"\xd3", ext, dst), lambda: f"{name} {_R64[dst]}, cl")
             return
         if not _is_int(count) or not 0 <= count <= 63:
             raise EncodingError(f"{name} count must be None (CL) or 0..63, got {count!r}")
         if count == 1:
-            self._emit(_encode(b"\xd1", ext, dst), f"{name} {_R64[dst]}, 1")
+            self._emit(_encode(b"\xd1", ext, dst), lambda: f"{name} {_R64[dst]}, 1")
         else:
             n = int(count)
-            self._emit(_encode(b"\xc1", ext, dst, imm=bytes((n,))), f"{name} {_R64[dst]}, {_fmt_u(n)}")
+            self._emit(_encode(b"\xc1", ext, dst, imm=bytes((n,))), lambda: f"{name} {_R64[dst]}, {_fmt_u(n)}")
 
     def shl(self, dst: Reg, count: int | None = None) -> None:
         self._shift("shl", dst, count)
@@ -508,19 +511,19 @@ class Assembler:
 
     def idiv(self, src: Reg | Mem) -> None:
         _check_rm(src, "idiv operand")
-        self._emit(_encode(b"\xf7", 7, src), f"idiv {_fmt_rm64(src)}")
+        self._emit(_encode(b"\xf7", 7, src), lambda: f"idiv {_fmt_rm64(src)}")
 
     def setcc(self, cond: Cond, dst: Reg) -> None:
         _check_cond(cond)
         _check_reg(dst, "setcc destination")
         self._emit(_encode(bytes((0x0F, 0x90 + cond)), 0, dst, w=False, force_rex=4 <= dst <= 7),
-                   f"set{cond.name.lower()} {_R8[dst]}")
+                   lambda: f"set{cond.name.lower()} {_R8[dst]}")
 
     def movzx8(self, dst: Reg, src: Reg) -> None:
         _check_reg(dst, "movzx8 destination")
         _check_reg(src, "movzx8 source")
         self._emit(_encode(b"\x0f\xb6", dst, src, w=False, force_rex=4 <= src <= 7),
-                   f"movzx {_R32[dst]}, {_R8[src]}")
+                   lambda: f"movzx {_R32[dst]}, {_R8[src]}")
 
     # -- control flow -------------------------------------------------------
 
@@ -542,7 +545,7 @@ class Assembler:
         if isinstance(target, Label):
             self._branch(None, target)
         elif isinstance(target, Reg):
-            self._emit(_encode(b"\xff", 4, target, w=False), f"jmp {_R64[target]}")
+            self._emit(_encode(b"\xff", 4, target, w=False), lambda: f"jmp {_R64[target]}")
         else:
             raise EncodingError(f"jmp target must be a Label or Reg, got {target!r}")
 
@@ -552,7 +555,11 @@ class Assembler:
             self._branch(None, target, is_call=True)
             return
         _check_reg(target, "call target")
-        self._emit(_encode(b"\xff", 2, target, w=False), f"call {_R64[target]}")
+        self._emit(_encode(b"\xff", 2, target, w=False), lambda: f"call {_R64[target]}")
+
+    def rep_movsb(self) -> None:
+        """Copy RCX bytes from [RSI] to [RDI] (used by the code installer stub)."""
+        self._emit(b"\xf3\xa4", "rep movsb byte ptr [rdi], byte ptr [rsi]")
 
     def ret(self) -> None:
         self._emit(b"\xc3", "ret")
@@ -604,7 +611,7 @@ class Assembler:
         for i, it in enumerate(self._items):
             pos = offs[i]
             if isinstance(it, _Fixed):
-                listing.append((pos, it.code, it.text))
+                listing.append((pos, it.code, it.text))  # rendered in listing()
             elif isinstance(it, _Branch):
                 target = offs[it.label._index]  # type: ignore[index]
                 name = "call" if it.is_call else "jmp" if it.cond is None else "j" + it.cond.name.lower()
@@ -618,7 +625,7 @@ class Assembler:
                     op = (b"\xe8" if it.is_call else b"\xe9" if it.cond is None
                           else bytes((0x0F, 0x80 + it.cond)))
                     code = op + _le(rel, 4)
-                listing.append((pos, code, f"{name} {_fmt_u(target)}"))
+                listing.append((pos, code, f"{name} {target:#x}" if target > 9 else f"{name} {target}"))
             else:
                 for code, text in _nop_fill(offs[i + 1] - pos):
                     listing.append((pos, code, text))
@@ -634,4 +641,4 @@ class Assembler:
         """(offset, bytes, Intel text as capstone prints it) per instruction; needs finish()."""
         if self._listing is None:
             raise EncodingError("listing() is only available after finish()")
-        return list(self._listing)
+        return [(pos, code, text if isinstance(text, str) else text()) for pos, code, text in self._listing]

@@ -1,0 +1,523 @@
+"""jitimport against plain CPython, Numba, Cython and mypyc: one run, one table, one chart.
+
+    python benchmarks/compare.py                      # all kernels, all installed peers
+    python benchmarks/compare.py --kernels foo,poly2 --rounds 3
+
+Every contender runs the same kernels (``kernels.py``).  Timings interleave
+the contenders round by round so that drift on a shared machine hits them all
+alike, and report the minimum (and median) ns/call of the rounds.  The
+correctness column replays a fixed set of edge arguments through each
+contender in a child process (a crash there is reported, not fatal) and
+compares value and type, or exception type, with CPython.  Peers that are not
+installed are listed as skipped.  Writes ``compare.md`` and ``compare.png``
+(when matplotlib is installed) to ``--out-dir``.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import timeit
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_DIR = os.path.dirname(BENCH_DIR)
+if BENCH_DIR not in sys.path:
+    sys.path.insert(0, BENCH_DIR)
+try:
+    import jitimport  # noqa: F401  (installed: pip install -e .[bench])
+except ImportError:  # a plain checkout: use the source tree
+    sys.path.insert(0, os.path.join(REPO_DIR, "src"))
+
+import kernels  # noqa: E402
+from peers import contenders as peers  # noqa: E402
+from peers.build import BuildDir  # noqa: E402
+from peers.sources import kernel_functions  # noqa: E402
+
+# Arguments for timing: all intermediates fit in int64, the common case of real code.
+TIMING_ARGS: dict[str, tuple[int, ...]] = {
+    "foo": (12345, 678),
+    "poly2": (123, -45),
+    "dot3": (1200, -340, 56, 78, 9000, -12),
+    "horner5": (37,),
+    "fixmul": (3 << 16, 5 << 15),
+    "divmod_mix": (1000003, -97),
+    "fmix32": (0x9E3779B9,),
+    "splitmix64": (0x0123456789ABCDEF,),
+    "xorshift64": (88172645463325252,),
+}
+
+# Edge arguments of the correctness column (the divisor position also gets the negative ones).
+EDGE_NAMES: dict[int, str] = {
+    0: "0", 1: "1", -1: "-1", 3: "3", -7: "-7", 2**31: "2**31", 2**32 - 1: "2**32-1",
+    2**63 - 1: "2**63-1", -(2**63): "-2**63", 2**63: "2**63", 2**64: "2**64",
+    2**70: "2**70", -(2**70): "-2**70",
+}
+EDGES = list(EDGE_NAMES)
+BASE = (2, -3, 5, 7, -11, 13)
+
+
+def edge_cases(arity: int) -> list[tuple[int, ...]]:
+    """Every edge value in every position; all pairs when there are two parameters."""
+    if arity == 2:
+        return [(a, b) for a in EDGES for b in EDGES]
+    cases = [(v,) * arity for v in EDGES]
+    for pos in range(arity):
+        for v in EDGES:
+            case = BASE[:pos] + (v,) + BASE[pos + 1:arity]
+            if case not in cases:
+                cases.append(case)
+    return cases
+
+
+def all_cases(names: list[str]) -> list[tuple[str, tuple[int, ...]]]:
+    table = kernel_functions(kernels)
+    return [(name, args) for name in names for args in edge_cases(table[name].__code__.co_argcount)]
+
+
+def outcome(fn: Callable[..., Any], args: tuple[int, ...]) -> list[str]:
+    """What a call did: ``["ok", type, repr]`` or ``["raise", exception type, message]``."""
+    try:
+        value = fn(*args)
+    except Exception as exc:  # any exception is an outcome to compare
+        return ["raise", type(exc).__name__, str(exc)]
+    return ["ok", type(value).__name__, repr(value)]
+
+
+def show_call(name: str, args: tuple[int, ...]) -> str:
+    return f"{name}({', '.join(EDGE_NAMES.get(a, str(a)) for a in args)})"
+
+
+def show_outcome(out: list[str]) -> str:
+    kind, typ, text = out
+    if kind == "ok":
+        return text if typ == "int" else f"{text} ({typ})"
+    return f"{typ}" + (f": {text}" if text else "")
+
+
+# ---------------------------------------------------------------- correctness (child processes)
+
+def worker(key: str, build_dir: str, names: list[str], start: int) -> int:
+    """Child process: replay edge cases from ``start``, one JSON line before and after each."""
+    contender = peers.BY_KEY[key]
+    build = BuildDir(build_dir)
+    prepared = contender.prepare(kernels, names, build, TIMING_ARGS, reuse=True)
+    for index, (name, args) in enumerate(all_cases(names)):
+        if index < start or name not in prepared.functions:
+            continue
+        print(json.dumps({"start": index}), flush=True)
+        print(json.dumps({"index": index, "outcome": outcome(prepared.functions[name], args)}), flush=True)
+    return 0
+
+
+@dataclass
+class Verdict:
+    """Correctness of one contender on one kernel's edge cases."""
+
+    total: int = 0
+    wrong: int = 0
+    messages_differ: int = 0
+    example: str = ""
+
+    def cell(self) -> str:
+        if self.total == 0:
+            return "n/a"
+        if self.wrong:
+            return f"✗ {self.wrong}/{self.total} differ"
+        if self.messages_differ:
+            return f"✓ (message text differs in {self.messages_differ})"
+        return f"✓ {self.total}/{self.total}"
+
+
+def check(key: str, build_dir: str, names: list[str], runnable: set[str]) -> dict[str, Verdict]:
+    """Run the worker for one contender, restarting it past any case that kills the process."""
+    cases = all_cases(names)
+    reference = {i: outcome(kernel_functions(kernels)[n], a) for i, (n, a) in enumerate(cases)}
+    got: dict[int, list[str]] = {}
+    start = 0
+    while start < len(cases):
+        argv = [sys.executable, os.path.abspath(__file__), "--worker", key, "--build-dir", build_dir,
+                "--kernels", ",".join(names), "--start", str(start)]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+        last_started = -1
+        for line in proc.stdout.splitlines():
+            record = json.loads(line)
+            if "start" in record:
+                last_started = record["start"]
+            else:
+                got[record["index"]] = record["outcome"]
+        if proc.returncode == 0:
+            break
+        if last_started < 0 or last_started in got:  # died outside a call: give up on the rest
+            tail = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+            for i in range(start, len(cases)):
+                got.setdefault(i, ["raise", "worker failed", tail[0]])
+            break
+        status = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
+        got[last_started] = ["raise", "process crashed", status]
+        start = last_started + 1
+    verdicts: dict[str, Verdict] = {name: Verdict() for name in names if name in runnable}
+    for i, (name, args) in enumerate(cases):
+        if name not in verdicts or i not in got:
+            continue
+        verdict, mine, ref = verdicts[name], got[i], reference[i]
+        verdict.total += 1
+        if mine == ref:
+            continue
+        if mine[0] == ref[0] == "raise" and mine[1] == ref[1]:
+            verdict.messages_differ += 1
+            continue
+        verdict.wrong += 1
+        if not verdict.example:
+            verdict.example = (f"{show_call(name, args)}: got {show_outcome(mine)}, "
+                               f"CPython {show_outcome(ref)}")
+    return verdicts
+
+
+# ---------------------------------------------------------------- timing (this process)
+
+@dataclass
+class Timing:
+    samples: list[float] = field(default_factory=list)  # ns/call, one per round
+
+    @property
+    def best(self) -> float:
+        return min(self.samples)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+
+def screen(active: list[peers.Contender], prepared: dict[str, peers.Prepared], names: list[str]) -> None:
+    """Call each contender once on the timing arguments: one that raises is not timed, a wrong value is noted."""
+    for name in names:
+        expected = outcome(kernel_functions(kernels)[name], TIMING_ARGS[name])
+        for c in active:
+            fn = prepared[c.key].functions.get(name)
+            if fn is None:
+                continue
+            got = outcome(fn, TIMING_ARGS[name])
+            if got[0] == "raise":
+                del prepared[c.key].functions[name]
+                prepared[c.key].failures[name] = f"raises {show_outcome(got)} on the timing arguments"
+            elif got != expected:
+                note = f"wrong result on the timing arguments: {show_outcome(got)}"
+                old = prepared[c.key].notes.get(name)
+                prepared[c.key].notes[name] = f"{old}; {note}" if old else note
+
+
+def make_timer(fn: Callable[..., Any], args: tuple[int, ...]) -> timeit.Timer:
+    """A timeit loop calling ``fn`` with arguments held in fast locals (no global lookups)."""
+    names = [f"a{i}" for i in range(len(args))]
+    scope: dict[str, Any] = {"_f": fn, **{f"_{n}": v for n, v in zip(names, args)}}
+    setup = "; ".join(["f = _f"] + [f"{n} = _{n}" for n in names])
+    return timeit.Timer(f"f({', '.join(names)})", setup=setup, globals=scope)
+
+
+def calibrate(timer: timeit.Timer, target: float) -> int:
+    number = 1000
+    while True:
+        elapsed = timer.timeit(number)
+        if elapsed >= target / 4 or number >= 10**8:
+            return max(1000, int(number * target / max(elapsed, 1e-9)))
+        number *= 4
+
+
+def time_kernel(functions: dict[str, Callable[..., Any]], args: tuple[int, ...], number: int,
+                rounds: int) -> dict[str, Timing]:
+    """Interleave the contenders: each round times every contender once, in a rotated order."""
+    timers = {key: make_timer(fn, args) for key, fn in functions.items()}
+    keys = list(timers)
+    result = {key: Timing() for key in keys}
+    for key in keys:  # one untimed warm-up pass each
+        timers[key].timeit(max(1, number // 10))
+    for r in range(rounds):
+        shift = r % len(keys)
+        for key in keys[shift:] + keys[:shift]:
+            result[key].samples.append(timers[key].timeit(number) / number * 1e9)
+    return result
+
+
+def import_time(module: str, paths: list[str], runs: int) -> float | None:
+    """Seconds to import ``module`` in a fresh interpreter (minimum over ``runs``)."""
+    code = ("import sys, time; sys.path[:0] = " + repr(paths) + "; t = time.perf_counter(); "
+            f"import {module}; print(time.perf_counter() - t)")
+    best: float | None = None
+    for _ in range(runs):
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            return None
+        value = float(proc.stdout.strip().splitlines()[-1])
+        best = value if best is None else min(best, value)
+    return best
+
+
+# ---------------------------------------------------------------- report
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def compiler_version() -> str:
+    try:
+        proc = subprocess.run(["cc", "--version"], capture_output=True, text=True, timeout=30)
+        return proc.stdout.splitlines()[0] if proc.returncode == 0 else "?"
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "none"
+
+
+@dataclass
+class Report:
+    names: list[str]
+    active: list[peers.Contender]
+    skipped: dict[str, str]
+    prepared: dict[str, peers.Prepared]
+    timings: dict[str, dict[str, Timing]]
+    verdicts: dict[str, dict[str, Verdict]]
+    imports: dict[str, float | None]
+    number: dict[str, int]
+    rounds: int
+    loop_ns: float
+    load: float
+
+    def ns(self, name: str, key: str) -> float | None:
+        timing = self.timings.get(name, {}).get(key)
+        return timing.best if timing and timing.samples else None
+
+    def ratio(self, name: str, key: str) -> float | None:
+        mine, base = self.ns(name, key), self.ns(name, "cpython")
+        return mine / base if mine is not None and base else None
+
+    def header(self) -> list[str]:
+        versions = ", ".join(f"{c.product} {c.version()}" for c in self.active if c.product)
+        return [
+            "# jitimport vs CPython, Numba, Cython, mypyc",
+            "",
+            f"- Machine: {cpu_model()}, {os.cpu_count()} logical CPUs, {platform.system()} "
+            f"{platform.release()} ({platform.machine()}); load average at start "
+            f"{self.load:.2f} (the machine is shared)",
+            f"- Versions: {versions}; C compiler: {compiler_version()}",
+            f"- Date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}; command: "
+            f"`{' '.join(['python benchmarks/compare.py'] + sys.argv[1:])}`",
+            f"- Timing: timeit loop with the arguments in fast locals, gc off; contenders interleaved, "
+            f"{self.rounds} rounds; ns/call is the minimum over the rounds (median alongside); "
+            f"the empty loop costs {self.loop_ns:.1f} ns/iteration and is included in every number.",
+        ]
+
+    def summary(self) -> list[str]:
+        keys = [c.key for c in self.active]
+        lines = ["", "## ns/call (× CPython)", "",
+                 "| kernel | " + " | ".join(c.label for c in self.active) + " |",
+                 "|---|" + "---:|" * len(keys)]
+        for name in self.names:
+            cells = []
+            for key in keys:
+                ns = self.ns(name, key)
+                if ns is None:
+                    cells.append("failed" if name in self.prepared[key].failures else "—")
+                    continue
+                cell = f"{ns:.1f} ({self.ratio(name, key):.2f}×)"
+                verdict = self.verdicts.get(key, {}).get(name)
+                if verdict is not None and verdict.wrong:
+                    cell += " ✗"
+                if name in self.prepared[key].fallback:
+                    cell += " †"
+                cells.append(cell)
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += ["", "✗ = results differ from CPython on the edge arguments (see below); "
+                  "† = not native, the number is jitimport's fallback to the original function."]
+        return lines
+
+    def details(self) -> list[str]:
+        lines = ["", "## Details", "",
+                 "| kernel | contender | ns/call (min) | median | × CPython | compile cost "
+                 "| exact on edge args | note |",
+                 "|---|---|---:|---:|---:|---|---|---|"]
+        for name in self.names:
+            for c in self.active:
+                prepared = self.prepared[c.key]
+                ns = self.ns(name, c.key)
+                verdict = self.verdicts.get(c.key, {}).get(name)
+                exact = "reference" if c.key == "cpython" else (verdict.cell() if verdict else "n/a")
+                note = prepared.notes.get(name) or prepared.failures.get(name, "")
+                if ns is None:
+                    lines.append(f"| {name} | {c.label} | — | — | — | "
+                                 f"{prepared.compile_cost.get(name, '—')} | {exact} | {note} |")
+                    continue
+                timing = self.timings[name][c.key]
+                lines.append(f"| {name} | {c.label} | {ns:.1f} | {timing.median:.1f} | "
+                             f"{self.ratio(name, c.key):.2f}× | {prepared.compile_cost.get(name, '—')} | "
+                             f"{exact} | {note} |")
+        return lines
+
+    def footer(self) -> list[str]:
+        lines = ["", "## Import time (fresh interpreter, minimum of runs)", "",
+                 "| contender | `import` | seconds |", "|---|---|---:|"]
+        for c in self.active:
+            seconds = self.imports.get(c.key)
+            lines.append(f"| {c.label} | `{c.import_module}` | "
+                         + (f"{seconds:.4f}" if seconds is not None else "failed") + " |")
+        examples = [f"- {c.label} / {name}: {v.example}"
+                    for c in self.active for name, v in self.verdicts.get(c.key, {}).items() if v.example]
+        if examples:
+            lines += ["", "## Where results differ from CPython (first case per kernel)", ""] + examples
+        lines += ["", "Edge arguments: " + ", ".join(EDGE_NAMES.values())
+                  + " in every position (all pairs for two-parameter kernels); value and type must "
+                  "equal CPython's, or the same exception type must be raised."]
+        if self.skipped:
+            lines += ["", "## Skipped", ""] + [f"- {peers.BY_KEY[k].label}: {why}"
+                                             for k, why in self.skipped.items()]
+        return lines
+
+    def markdown(self) -> str:
+        return "\n".join(self.header() + self.summary() + self.details() + self.footer()) + "\n"
+
+
+def chart(report: Report, path: str) -> str | None:
+    """Grouped bars of ns/call per kernel and contender, log scale; None when matplotlib is absent."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib is not installed: no chart"
+    keys = [c.key for c in report.active]
+    width = 0.8 / len(keys)
+    fig, ax = plt.subplots(figsize=(max(8.0, 1.3 * len(report.names) + 2), 5.0))
+    for k, c in enumerate(report.active):
+        xs, ys, hatches, wrong = [], [], [], []
+        for i, name in enumerate(report.names):
+            ns = report.ns(name, c.key)
+            if ns is not None:
+                verdict = report.verdicts.get(c.key, {}).get(name)
+                xs.append(i + (k - (len(keys) - 1) / 2) * width)
+                ys.append(ns)
+                hatches.append("//" if name in report.prepared[c.key].fallback else "")
+                wrong.append(bool(verdict and verdict.wrong))
+        for i, name in enumerate(report.names):
+            if name in report.prepared[c.key].failures:
+                ax.text(i + (k - (len(keys) - 1) / 2) * width, 0.02, "failed", rotation=90, fontsize=7,
+                        ha="center", va="bottom", transform=ax.get_xaxis_transform())
+        bars = ax.bar(xs, ys, width=width, label=c.label)
+        for bar, hatch, bad in zip(bars, hatches, wrong):
+            bar.set_hatch(hatch)
+            if bad:
+                ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() * 1.04, "✗",
+                        ha="center", va="bottom", fontsize=8, color="crimson")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(report.names)), report.names, rotation=20)
+    ax.set_ylabel("ns per call (log scale, lower is better)")
+    ax.set_title(f"Python {platform.python_version()} on {cpu_model()}; hatched: jitimport fallback; "
+                 "✗: differs from CPython on edge arguments", fontsize=9)
+    ax.legend(fontsize=8, ncol=len(keys), loc="upper center", bbox_to_anchor=(0.5, -0.14))
+    ax.grid(axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
+
+
+# ---------------------------------------------------------------- main
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--kernels", default=",".join(TIMING_ARGS), help="comma-separated kernel names")
+    p.add_argument("--contenders", default=",".join(peers.BY_KEY), help="comma-separated contender keys")
+    p.add_argument("--rounds", type=int, default=15, help="interleaved timing rounds")
+    p.add_argument("--iterations", type=int, default=None,
+                   help="calls per timing (default: calibrated so one timing of CPython takes --target)")
+    p.add_argument("--target", type=float, default=0.05, help="seconds per timing when calibrating")
+    p.add_argument("--import-runs", type=int, default=3)
+    p.add_argument("--out-dir", default=os.path.join(BENCH_DIR, "results"))
+    p.add_argument("--no-chart", action="store_true")
+    p.add_argument("--keep-build", action="store_true", help="keep the temporary build directory")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--build-dir", help=argparse.SUPPRESS)
+    p.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    names = [n for n in args.kernels.split(",") if n]
+    unknown = [n for n in names if n not in TIMING_ARGS]
+    if unknown:
+        raise SystemExit(f"unknown kernel(s): {', '.join(unknown)}; known: {', '.join(TIMING_ARGS)}")
+    if args.worker:
+        return worker(args.worker, args.build_dir, names, args.start)
+    wanted = [peers.BY_KEY[k] for k in args.contenders.split(",") if k]
+    if "cpython" not in [c.key for c in wanted]:
+        wanted.insert(0, peers.BY_KEY["cpython"])
+    active, skipped = [], {}
+    for c in wanted:
+        reason = c.missing()
+        if reason:
+            skipped[c.key] = reason
+        else:
+            active.append(c)
+    for key, reason in skipped.items():
+        print(f"note: skipping {peers.BY_KEY[key].label}: {reason}", file=sys.stderr)
+
+    load = os.getloadavg()[0]
+    build = BuildDir(keep=args.keep_build)
+    try:
+        prepared = {}
+        for c in active:
+            print(f"preparing {c.label} ...", file=sys.stderr, flush=True)
+            prepared[c.key] = c.prepare(kernels, names, build, TIMING_ARGS)
+
+        screen(active, prepared, names)
+        timings: dict[str, dict[str, Timing]] = {}
+        number: dict[str, int] = {}
+        for name in names:
+            functions = {c.key: prepared[c.key].functions[name] for c in active
+                         if name in prepared[c.key].functions}
+            reference = make_timer(functions["cpython"], TIMING_ARGS[name])
+            number[name] = args.iterations or calibrate(reference, args.target)
+            print(f"timing {name}: {len(functions)} contenders x {args.rounds} rounds x "
+                  f"{number[name]} calls", file=sys.stderr, flush=True)
+            timings[name] = time_kernel(functions, TIMING_ARGS[name], number[name], args.rounds)
+        loop_n = args.iterations or 10**6
+        loop_ns = min(timeit.Timer("pass").timeit(loop_n) for _ in range(3)) / loop_n * 1e9
+
+        verdicts = {}
+        for c in active:
+            if c.key != "cpython":
+                print(f"checking {c.label} on edge arguments ...", file=sys.stderr, flush=True)
+                verdicts[c.key] = check(c.key, build.path, names, set(prepared[c.key].functions))
+
+        paths = [BENCH_DIR, build.path] + [p for p in sys.path if p.endswith("src")]
+        imports = {c.key: import_time(c.import_module, paths, args.import_runs) for c in active}
+    finally:
+        build.close()
+
+    report = Report(names, active, skipped, prepared, timings, verdicts, imports, number,
+                    args.rounds, loop_ns, load)
+    text = report.markdown()
+    print(text)
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(os.path.join(args.out_dir, "compare.md"), "w", encoding="utf-8") as handle:
+        handle.write(text)
+    if not args.no_chart:
+        problem = chart(report, os.path.join(args.out_dir, "compare.png"))
+        if problem:
+            print(f"note: {problem}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Loader for ``# minijit: native`` source modules.
+
+A :class:`importlib.machinery.SourceFileLoader` subclass that overrides only
+what it must:
+
+* ``source_to_code`` compiles the JIT-transformed AST (see ``transform``);
+  any failure of the transform falls back to the plain compile, so a syntax
+  error raises exactly the ``SyntaxError`` that plain Python raises.
+* ``get_data`` / ``set_data`` redirect the *bytecode* path (and only that
+  path) from ``mod.cpython-312.pyc`` to ``mod.cpython-312.jitimport-t1.pyc``.
+  The inherited ``get_code`` keeps doing all of the pyc validation and
+  writing; a run without the hook never sees the transformed bytecode, and a
+  run with it never reuses a plain pyc.
+
+Resources, ``get_source``, ``is_package`` etc. are inherited untouched.
+"""
+from __future__ import annotations
+
+import logging
+from importlib.machinery import SourceFileLoader
+from importlib.util import cache_from_source
+
+from .transform import TRANSFORM_VERSION, compile_transformed
+
+log = logging.getLogger("jitimport")
+
+#: Inserted before ``.pyc`` in the cache file name of transformed modules.
+CACHE_TAG = f"jitimport-t{TRANSFORM_VERSION}"
+
+
+def jit_cache_path(standard: str) -> str:
+    """``x/__pycache__/m.cpython-312.pyc`` -> ``x/__pycache__/m.cpython-312.jitimport-t1.pyc``."""
+    base = standard[:-4] if standard.endswith(".pyc") else standard
+    return f"{base}.{CACHE_TAG}.pyc"
+
+
+def jit_cache_for_source(source_path: str) -> str | None:
+    """Where the transformed bytecode of ``source_path`` is cached (None: caching is off)."""
+    try:
+        return jit_cache_path(cache_from_source(source_path))
+    except NotImplementedError:
+        return None
+
+
+class JitSourceFileLoader(SourceFileLoader):
+    """SourceFileLoader that compiles eligible functions to native code on import."""
+
+    def _redirect(self, path: str) -> str:
+        try:
+            standard = cache_from_source(self.path)
+        except NotImplementedError:
+            return path
+        return jit_cache_path(standard) if path == standard else path
+
+    def get_data(self, path: str) -> bytes:
+        return super().get_data(self._redirect(path))
+
+    def set_data(self, path: str, data: bytes, *, _mode: int = 0o666) -> None:
+        super().set_data(self._redirect(path), data, _mode=_mode)
+
+    def source_to_code(self, data, path, *, _optimize=-1):  # type: ignore[override]
+        try:
+            return compile_transformed(data, path, _optimize)
+        except SyntaxError:
+            # Let the plain compile raise the genuine error, exactly as without the hook.
+            code = super().source_to_code(data, path, _optimize=_optimize)
+            log.warning("jitimport: transformed code of %s did not compile; it runs as plain Python", path)
+            return code
+        except Exception as exc:
+            log.warning(
+                "jitimport: could not transform %s (%s: %s); the module runs as plain Python",
+                path, type(exc).__name__, exc,
+            )
+        return super().source_to_code(data, path, _optimize=_optimize)

@@ -1,0 +1,98 @@
+"""What became native and what stayed Python, as data (``report()``) and as text at exit.
+
+Records are appended by the swap decorator, the post-import ``include=`` hook
+and the install-time pass over already-imported modules.  The store is a plain
+list behind a lock: imports can happen on several threads at once.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+from typing import NamedTuple, TextIO
+
+
+class FunctionReport(NamedTuple):
+    """One function the hook looked at."""
+
+    module: str
+    qualname: str
+    native: bool
+    reason: str | None  # None when native; otherwise why it stayed Python
+
+
+_lock = threading.Lock()
+_records: list[FunctionReport] = []
+_notes: list[str] = []
+
+
+def record(module: str, qualname: str, native: bool, reason: str | None = None) -> None:
+    """Remember the outcome for one function (a later outcome for the same name wins)."""
+    with _lock:
+        _records.append(FunctionReport(module, qualname, native, reason))
+
+
+def note(message: str) -> None:
+    """Add a line printed at the top of the exit report (e.g. 'disabled by ...')."""
+    with _lock:
+        if message not in _notes:
+            _notes.append(message)
+
+
+def report() -> list[FunctionReport]:
+    """Every function seen so far, latest outcome per (module, qualname), in first-seen order."""
+    with _lock:
+        latest: dict[tuple[str, str], FunctionReport] = {}
+        for rec in _records:
+            latest.pop((rec.module, rec.qualname), None)
+            latest[(rec.module, rec.qualname)] = rec
+        order = {}
+        for rec in _records:
+            order.setdefault((rec.module, rec.qualname), len(order))
+    return sorted(latest.values(), key=lambda r: order[(r.module, r.qualname)])
+
+
+def format_report() -> str:
+    """Human-readable report, grouped by module."""
+    rows = report()
+    with _lock:
+        notes = list(_notes)
+    native = sum(r.native for r in rows)
+    lines = [f"jitimport report: {native} function(s) native, {len(rows) - native} kept in Python"]
+    lines.extend(f"  note: {n}" for n in notes)
+    modules: dict[str, list[FunctionReport]] = {}
+    for r in rows:
+        modules.setdefault(r.module, []).append(r)
+    for module, items in modules.items():
+        lines.append(f"  {module}")
+        width = max(len(r.qualname) for r in items)
+        for r in items:
+            if r.native:
+                lines.append(f"    native  {r.qualname}")
+            else:
+                lines.append(f"    python  {r.qualname.ljust(width)}  {r.reason}")
+    return "\n".join(lines)
+
+
+def print_report(stream: TextIO | None = None) -> None:
+    """Print the report (to stderr by default, so it never mixes with a program's stdout)."""
+    stream = stream or sys.stderr
+    try:
+        stream.write(format_report() + "\n")
+        stream.flush()
+    except (OSError, ValueError):  # closed stream at exit: nothing sensible to do
+        pass
+
+
+_at_exit_registered = False
+
+
+def print_at_exit() -> None:
+    """Arrange for the report to be printed once when the interpreter exits."""
+    global _at_exit_registered
+    with _lock:
+        if _at_exit_registered:
+            return
+        _at_exit_registered = True
+    import atexit
+
+    atexit.register(print_report)

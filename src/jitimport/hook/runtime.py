@@ -1,0 +1,76 @@
+"""The functions that JIT-transformed modules call while they execute.
+
+``swap`` is the injected innermost decorator: it returns the native version of
+a function, or the function itself when it is not eligible or when compiling
+it fails for any reason.  It must never raise: a broken compiler may cost
+speed, never an import.
+"""
+from __future__ import annotations
+
+import logging
+from types import FunctionType
+from typing import Any, Callable, TypeVar
+
+from . import reporting as _report
+
+log = logging.getLogger("jitimport")
+
+F = TypeVar("F")
+
+
+def _compile_native() -> Callable[[Any], Any]:
+    # Looked up on every call (cheap attribute access) so that tests and users
+    # can substitute jitimport.compiler.compile_native.
+    from jitimport import compiler
+
+    return compiler.compile_native
+
+
+def _describe_failure(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    lineno = getattr(exc, "lineno", None)
+    if isinstance(reason, str):
+        return f"line {lineno}: {reason}" if lineno else reason
+    return str(exc)
+
+
+def compile_or_keep(fn: F, module: str | None = None, qualname: str | None = None) -> F:
+    """Native version of ``fn`` if it compiles, else ``fn``; records the outcome either way."""
+    module = module or getattr(fn, "__module__", None) or "?"
+    qualname = qualname or getattr(fn, "__qualname__", None) or repr(fn)
+    try:
+        from jitimport.errors import NotCompilable
+
+        native = _compile_native()(fn)
+    except NotCompilable as exc:
+        _report.record(module, qualname, False, _describe_failure(exc))
+        return fn
+    except Exception as exc:  # any bug in the compiler: warn, keep Python
+        log.warning(
+            "jitimport: compiling %s.%s failed with %s: %s; it stays Python",
+            module, qualname, type(exc).__name__, exc,
+        )
+        _report.record(module, qualname, False, f"compiler error: {type(exc).__name__}: {exc}")
+        return fn
+    if native is None:
+        _report.record(module, qualname, False, "compiler returned None")
+        return fn
+    _report.record(module, qualname, True, None)
+    return native
+
+
+def swap(fn: F) -> F:
+    """Injected innermost decorator: the native version of ``fn`` when possible."""
+    if type(fn) is not FunctionType:
+        return fn
+    return compile_or_keep(fn)
+
+
+def keep(module: str, qualname: str, reason: str) -> Callable[[F], F]:
+    """Injected outermost decorator for functions left alone on purpose: records why."""
+
+    def record(obj: F) -> F:
+        _report.record(module, qualname, False, reason)
+        return obj
+
+    return record
