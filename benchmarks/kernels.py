@@ -66,3 +66,8 @@ def xorshift64(x):
     x ^= x >> 7
     x ^= (x << 17) & 0xFFFFFFFFFFFFFFFF
     return x
+
+
+def fnv1a(h, byte):
+    """One FNV-1a 64-bit step: fold in a byte, multiply by the FNV prime."""
+    return ((h ^ (byte & 0xFF)) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF

@@ -33,6 +33,9 @@ class CompileInfo:
     code_size: int = 0
     compile_seconds: float = 0.0
     checked_params: tuple[str, ...] = ()
+    #: Values proven unsigned/small/modular by the representation analysis, e.g.
+    #: ``{"%x": "modular", "%3": "unsigned"}`` (the rest are signed 64-bit, overflow-checked).
+    representations: dict[str, str] = field(default_factory=dict)
     address: int = 0
     ir_function: Function | None = field(default=None, repr=False)
     optimized_function: Function | None = field(default=None, repr=False)
@@ -64,7 +67,7 @@ class CompileInfo:
 def _runtime() -> Runtime:
     api = capi.capi()
     return Runtime(long_type=api.PyLong_Type, vectorcall=api.PyObject_Vectorcall,
-                   long_from_long=api.PyLong_FromLong)
+                   long_from_long=api.PyLong_FromLong, long_from_unsigned=api.PyLong_FromUnsignedLongLong)
 
 
 def _where(fn: object) -> tuple[str | None, int | None]:
@@ -107,6 +110,7 @@ def compile_native(fn: F) -> F:
         compiled=True, name=fn.__qualname__, nargs=len(ir_fn.params), code_size=len(machine.code),
         compile_seconds=elapsed,
         checked_params=tuple(p.name for p in ir_fn.params if p.index in ir_fn.read_params),
+        representations=machine.representation.describe(optimized),
         address=block.address, original_address=id(fn), ir_function=ir_fn, optimized_function=optimized,
     )
     return native.make_native(fn, block, block.address, {"info": details})  # type: ignore[return-value]

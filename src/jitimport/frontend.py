@@ -169,8 +169,8 @@ class Frontend:
 
     def constant(self, value: object) -> StackItem:
         if type(value) is int:
-            if not ir.fits_int64(value):
-                raise self.refuse(f"constant {value} does not fit in 64 bits")
+            if not ir.fits_register(value):
+                raise self.refuse(f"constant {value} does not fit in 64 bits (-2**63 .. 2**64-1)")
             return ir.Const(value)
         if type(value) is tuple and all(type(v) is int for v in value):
             return _Tuple([self.constant(v) for v in value])  # type: ignore[misc]

@@ -19,8 +19,16 @@ INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
 
 
+UINT64_MAX = (1 << 64) - 1
+
+
 def fits_int64(value: int) -> bool:
     return INT64_MIN <= value <= INT64_MAX
+
+
+def fits_register(value: int) -> bool:
+    """Representable in a 64-bit register as signed or unsigned: [-2**63, 2**64)."""
+    return INT64_MIN <= value <= UINT64_MAX
 
 
 class Opcode(enum.Enum):

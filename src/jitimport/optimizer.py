@@ -78,7 +78,7 @@ class Simplifier:
                     result = ir.evaluate(op, values)
                 except (ArithmeticError, ValueError, MemoryError):
                     result = None
-                if result is not None and ir.fits_int64(result):
+                if result is not None and ir.fits_register(result):
                     return Const(result)
         if op.commutative and (isinstance(args[0], Const)
                                or (not isinstance(args[1], Const)
@@ -119,8 +119,8 @@ class Simplifier:
             if c == 0:
                 return x
             if op is Opcode.SUB:
-                # x - c == x + (-c); -INT64_MIN does not fit, so that one stays a SUB.
-                return self.add(Opcode.ADD, (x, Const(-c))) if c != ir.INT64_MIN else None
+                # x - c == x + (-c), when -c is a signed 64-bit constant (the checked add needs one).
+                return self.add(Opcode.ADD, (x, Const(-c))) if ir.fits_int64(-c) else None
             return self.reassociate(op, x, c)
         if op is Opcode.MUL:
             if c == 0:
@@ -155,8 +155,6 @@ class Simplifier:
         if op is Opcode.LSHIFT or op is Opcode.RSHIFT:
             if c == 0:
                 return x
-            if op is Opcode.RSHIFT and c > 63:
-                return self.add(Opcode.RSHIFT, (x, Const(63)))  # x >> 64 == x >> 63 for int64 x
             return None
         if op is Opcode.AND:
             if c == 0:
@@ -182,7 +180,7 @@ class Simplifier:
         """(y op c1) op c2 -> y op (c1 op c2) for associative ops, when c1 op c2 fits."""
         if isinstance(x, Instr) and x.op is op and isinstance(x.args[1], Const):
             combined = ir.evaluate(op, [x.args[1].value, c])
-            if ir.fits_int64(combined):
+            if ir.fits_register(combined):
                 return self.add(op, (x.args[0], Const(combined)))
         return None
 

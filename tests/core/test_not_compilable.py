@@ -38,7 +38,7 @@ CASES = {
     "none_return": ("def f(a):\n    a + 1\n", 2, "returns None"),
     "explicit_none": ("def f(a):\n    return None\n", 2, "returns None"),
     "big_constant": ("def f(a):\n    return a + 18446744073709551616\n", 2, "does not fit in 64 bits"),
-    "big_negative_constant": ("def f(a):\n    return a - 9223372036854775809\n", 2, "does not fit"),
+    "big_negative_constant": ("def f(a):\n    return a + -9223372036854775809\n", 2, "does not fit"),
     "lambda": ("def f(a):\n    g = lambda x: x\n    return a\n", 2, "lambda"),
     "nested_def": ("def f(a):\n    def g():\n        pass\n    return a\n", 2, "nested function"),
     "matmul": ("def f(a, b):\n    return a @ b\n", 2, "@"),

@@ -7,11 +7,15 @@ The generated function is a CPython *vectorcall* entry point::
 1. Entry checks: no keyword arguments, an accepted argument count; otherwise
    tail-call ``PyObject_Vectorcall(original, args, nargsf, kwnames)``.
 2. Unboxing: each parameter the source reads must be an exact ``int`` (type
-   pointer compare, so ``bool`` and subclasses fall back) that fits in 64
-   bits; the int's digits are decoded inline, per the version's layout.
-3. The body, with an overflow/exception check after every operation that
-   can leave 64 bits or raise; all checks jump to one fallback block.
-4. The result is boxed by tail-calling ``PyLong_FromLong``.
+   pointer compare, so ``bool`` and subclasses fall back); its digits are
+   decoded inline, per the version's layout, into the representation the
+   analysis chose (:mod:`jitimport.analysis`): signed or unsigned 64-bit
+   (falling back when the value does not fit), or just its low 64 bits.
+3. The body, with an overflow/exception check after every exact operation
+   that can leave 64 bits or raise, and wrapping arithmetic for values only
+   needed modulo 2**64; all checks jump to one fallback block.
+4. The result is boxed by tail-calling ``PyLong_FromLong`` (or
+   ``PyLong_FromUnsignedLongLong`` for an unsigned result).
 
 The fallback block restores the stack and tail-calls the original with the
 caller's own arguments, so the outcome (value, exception, message) is
@@ -23,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import ir
+from ..analysis import Kind, Representation, analyze
 from ..ir import Const, Opcode
 from ..versions import LongLayout
 from .encoder import Assembler, Cond, Label, Mem, Reg
@@ -67,6 +72,7 @@ class Runtime:
     long_type: int
     vectorcall: int
     long_from_long: int
+    long_from_unsigned: int
 
 
 @dataclass
@@ -74,6 +80,7 @@ class MachineCode:
     code: bytes
     assembler: Assembler
     allocation: Allocation
+    representation: Representation
 
     def listing(self) -> list[tuple[int, bytes, str]]:
         """(offset, bytes, text) per instruction; text is rendered now, not at compile time."""
@@ -89,12 +96,13 @@ class CodeGen:
         self.runtime = runtime
         self.original = original_address
         self.alloc = allocate(fn)
+        self.rep = analyze(fn)
         self.asm = Assembler()
         self.fallback = self.asm.label()
         self.fallback_at_entry = self.asm.label()
         self.cold: list = []  # deferred out-of-line code: callables emitting it
         self.tail: list = []  # shared subroutines, after the cold paths
-        self.decoder: Label | None = None
+        self.decoders: dict[str, Label] = {}
         pushes = len(self.alloc.callee_saved)
         frame = FRAME_FIXED + 8 * self.alloc.spill_slots
         if (8 + 8 * pushes + frame) % 16:   # keep RSP 16-byte aligned inside the body
@@ -133,6 +141,8 @@ class CodeGen:
     # -- driver --------------------------------------------------------------------
     def generate(self) -> MachineCode:
         a = self.asm
+        if isinstance(self.fn.result, Const) and not ir.fits_register(self.fn.result.value):
+            raise ValueError("result constant does not fit in 64 bits")
         self.entry_checks()
         for reg in self.alloc.callee_saved:
             a.push(reg)
@@ -143,9 +153,11 @@ class CodeGen:
         self.unbox_params()
         for instr in self.fn.body:
             self.select(instr)
-        a.mov(RDI, self.operand(self.fn.result))
+        result = self.fn.result
+        unsigned = self.rep.kind(result) is Kind.UNSIGNED
+        a.mov(RDI, self.operand(result))
         self.epilogue()
-        a.mov(RAX, self.runtime.long_from_long)
+        a.mov(RAX, self.runtime.long_from_unsigned if unsigned else self.runtime.long_from_long)
         a.jmp(RAX)
         for emit in self.cold:
             emit()
@@ -162,7 +174,7 @@ class CodeGen:
         a.mov(RAX, self.runtime.vectorcall)
         a.jmp(RAX)
         code = a.finish()
-        return MachineCode(code, a, self.alloc)
+        return MachineCode(code, a, self.alloc, self.rep)
 
     def epilogue(self) -> None:
         self.asm.add(RSP, self.frame_size)
@@ -204,25 +216,40 @@ class CodeGen:
                 use_default = a.label()
                 a.cmp(Mem(RSP, SLOT_NARGS2), 2 * param.index)
                 a.jcc(Cond.BE, use_default)
-                self.cold.append(self._default_path(use_default, done, dst,
+                self.cold.append(self._default_path(use_default, done, dst, self.rep.kind(param),
                                                     self.fn.defaults[param.index - first_default]))
             a.mov(RAX, Mem(RSI, 8 * param.index))
             a.cmp(Mem(RAX, 8), RCX)
             a.jcc(Cond.NE, self.fallback)
             if dst is not None:
+                kind = self.rep.kind(param)
+                mode = "unsigned" if kind is Kind.UNSIGNED else "low64" if kind is Kind.MODULAR else "signed"
                 resume = a.label()
                 slow = a.label()
                 self.decode_compact(slow)
+                if mode == "unsigned":
+                    a.test(RAX, RAX)
+                    a.jcc(Cond.S, self.fallback)   # a negative int is not unsigned
                 a.bind(resume)
                 self.store(dst, RAX)
-                self.cold.append(self._slow_path(slow, resume))
+                self.cold.append(self._slow_path(slow, resume, mode))
             a.bind(done)
 
-    def _default_path(self, label: Label, done: Label, dst: Reg | Mem | None, default: object):
+    def _default_path(self, label: Label, done: Label, dst: Reg | Mem | None, kind: Kind, default: object):
+        usable = type(default) is int and (
+            kind is Kind.MODULAR
+            or (kind is Kind.UNSIGNED and 0 <= default <= ir.UINT64_MAX)
+            or (kind is not Kind.UNSIGNED and ir.fits_int64(default)))
+        if usable and kind is Kind.MODULAR:
+            default = default & ir.UINT64_MAX  # type: ignore[operator]
+            if default > ir.INT64_MAX:
+                default -= 1 << 64
+
         def emit() -> None:
             a = self.asm
             a.bind(label)
-            if type(default) is int and ir.fits_int64(default):
+            if usable:
+                assert isinstance(default, int)
                 if dst is not None:
                     if isinstance(dst, Reg) or _simm32(default):
                         a.mov(dst, default)
@@ -252,29 +279,34 @@ class CodeGen:
         a.mov32(RAX, Mem(RAX, lay.digits_offset))
         a.imul(RAX, RDX)
 
-    def _slow_path(self, slow: Label, resume: Label):
-        """Out of line: an int with two or more digits goes through the shared decoder."""
+    def _slow_path(self, slow: Label, resume: Label, mode: str):
+        """Out of line: an int with two or more digits goes through a shared decoder."""
         def emit() -> None:
             a = self.asm
             a.bind(slow)
-            a.call(self.decoder_label())
-            a.jcc(Cond.B, self.fallback)     # CF set: does not fit in 64 bits
+            a.call(self.decoder_label(mode))
+            if mode != "low64":
+                a.jcc(Cond.B, self.fallback)     # CF set: does not fit
             a.jmp(resume)
         return emit
 
-    def decoder_label(self) -> Label:
-        if self.decoder is None:
-            self.decoder = self.asm.label()
-            self.tail.append(self._emit_decoder)
-        return self.decoder
+    def decoder_label(self, mode: str) -> Label:
+        label = self.decoders.get(mode)
+        if label is None:
+            label = self.decoders[mode] = self.asm.label()
+            self.tail.append(lambda: self._emit_decoder(mode, label))
+        return label
 
-    def _emit_decoder(self) -> None:
-        """Subroutine: RAX = int object with >= 2 digits -> RAX = value, CF clear; CF set if
-        it does not fit in int64.  Uses RCX and RDX, restores RCX to the int type."""
+    def _emit_decoder(self, mode: str, entry: Label) -> None:
+        """Subroutine: RAX = int object with >= 2 digits -> RAX = its value, CF clear.
+
+        ``signed``: CF set unless the value fits in int64; ``unsigned``: unless it is in
+        [0, 2**64); ``low64``: never fails, RAX = the value modulo 2**64 (two's complement).
+        Uses RCX and RDX, restores RCX to the int type."""
         a, lay = self.asm, self.layout
         bits = lay.digit_bits
         fail = a.label()
-        a.bind(self.decoder)
+        a.bind(entry)
         a.mov(RDX, Mem(RAX, lay.size_offset))
         if lay.kind == "signed_size":        # |ob_size| = number of digits
             a.mov(RCX, RDX)
@@ -287,12 +319,14 @@ class CodeGen:
         join = a.label()
         a.cmp(RDX, 2)
         a.jcc(Cond.E, two)
-        a.cmp(RDX, 3)
-        a.jcc(Cond.NE, fail)
+        if mode != "low64":
+            a.cmp(RDX, 3)
+            a.jcc(Cond.NE, fail)
         a.mov32(RDX, Mem(RAX, lay.digits_offset + 8))
-        a.cmp(RDX, (1 << (64 - 2 * bits)) - 1)
-        a.jcc(Cond.A, fail)                  # magnitude would reach 2**64
-        a.shl(RDX, 2 * bits)
+        if mode != "low64":
+            a.cmp(RDX, (1 << (64 - 2 * bits)) - 1)
+            a.jcc(Cond.A, fail)              # magnitude would reach 2**64
+        a.shl(RDX, 2 * bits)                 # (low64: digit bits past 64 fall off)
         a.jmp(join)
         a.bind(two)
         a.mov(RDX, 0)
@@ -310,13 +344,18 @@ class CodeGen:
             a.test(Mem(RAX, lay.size_offset), 2)
             a.jcc(Cond.NE, negative)
         a.mov(RAX, RDX)
-        a.test(RAX, RAX)
-        a.jcc(Cond.S, fail)                  # magnitude >= 2**63
+        if mode == "signed":
+            a.test(RAX, RAX)
+            a.jcc(Cond.S, fail)              # magnitude >= 2**63
         a.jmp(ok := a.label())
         a.bind(negative)
-        a.mov(RAX, RDX)
-        a.neg(RAX)
-        a.jcc(Cond.NS, fail)                 # magnitude > 2**63
+        if mode == "unsigned":
+            a.jmp(fail)
+        else:
+            a.mov(RAX, RDX)
+            a.neg(RAX)
+            if mode == "signed":
+                a.jcc(Cond.NS, fail)         # magnitude > 2**63
         a.bind(ok)
         a.mov(RCX, self.runtime.long_type)
         a.cmp(RAX, RAX)                      # clears CF
@@ -329,14 +368,33 @@ class CodeGen:
     # -- instruction selection ---------------------------------------------------------
     def select(self, instr: ir.Instr) -> None:
         op = instr.op
+        kind = self.rep.kind(instr)
+        if kind is Kind.MODULAR:              # only the low 64 bits are needed: wrap freely
+            if op is Opcode.LSHIFT:
+                self.wrapping_shl(instr)
+            elif op is Opcode.NEG or op is Opcode.INVERT:
+                self.unary(instr, checked=False)
+            else:
+                self.alu(instr, checked=False)
+            return
+        if op is Opcode.AND or (op in (Opcode.OR, Opcode.XOR) and kind is not Kind.SIGNED):
+            # Exact on two's complement bit patterns, whatever the operands' kinds
+            # (the analysis only makes | and ^ unsigned for unsigned operands).
+            self.bitwise(instr)
+            return
+        if op is Opcode.RSHIFT:
+            if not self.ensure_signed(instr.args[1:]):
+                return
+            self.rshift(instr, unsigned=self.rep.kind(instr.args[0]) is Kind.UNSIGNED)
+            return
+        if not self.ensure_signed(instr.args):
+            return
         if op in _SIMPLE_ALU:
-            self.alu(instr)
+            self.alu(instr, checked=True)
         elif op is Opcode.NEG or op is Opcode.INVERT:
-            self.unary(instr)
+            self.unary(instr, checked=True)
         elif op is Opcode.LSHIFT:
             self.lshift(instr)
-        elif op is Opcode.RSHIFT:
-            self.rshift(instr)
         elif op is Opcode.FLOORDIV or op is Opcode.MOD:
             self.divmod(instr)
         elif op is Opcode.POW:
@@ -344,12 +402,35 @@ class CodeGen:
         else:  # pragma: no cover - every Opcode is handled above
             raise AssertionError(op)
 
+    def ensure_signed(self, values: tuple[ir.Value, ...]) -> bool:
+        """Operands of signed arithmetic: an unsigned value must be below 2**63 (checked
+        here, else fall back); a constant at or above 2**63 means this operation can only
+        fall back.  Returns False when nothing more should be emitted for the operation."""
+        a = self.asm
+        for value in values:
+            kind = self.rep.kind(value)
+            if isinstance(value, Const):
+                if not ir.fits_int64(value.value):
+                    a.jmp(self.fallback)
+                    return False
+                continue
+            assert kind.exact, "the analysis gave a modular value to an exact operation"
+            if kind is Kind.UNSIGNED:
+                where = self.operand(value)
+                if isinstance(where, Reg):
+                    a.test(where, where)
+                else:
+                    a.cmp(where, 0)
+                a.jcc(Cond.S, self.fallback)
+        return True
+
     def target(self, dst: Reg | Mem | None, avoid: Operand | None = None) -> Reg:
         if isinstance(dst, Reg) and not same(dst, avoid):
             return dst
         return RAX
 
-    def alu(self, instr: ir.Instr) -> None:
+    def alu(self, instr: ir.Instr, checked: bool) -> None:
+        """add/sub/imul/and/or/xor; ``checked`` adds the overflow check (exact signed results)."""
         a = self.asm
         op = instr.op
         dst = self.loc(instr)
@@ -364,18 +445,38 @@ class CodeGen:
             self.load(t, x)
             src = self.small(y, RCX)
             getattr(a, _SIMPLE_ALU[op])(t, src)
-        if op in _OVERFLOWING:
+        if checked and op in _OVERFLOWING:
             a.jcc(Cond.O, self.fallback)
         self.store(dst, t)
 
-    def unary(self, instr: ir.Instr) -> None:
+    def bitwise(self, instr: ir.Instr) -> None:
+        """``&``, ``|``, ``^`` on exact or masked values; ``x & (2**64-1)`` is just ``x``."""
+        y = instr.args[1]
+        if instr.op is Opcode.AND and isinstance(y, Const) and y.value == ir.UINT64_MAX:
+            dst = self.loc(instr)
+            t = self.target(dst)
+            self.load(t, self.operand(instr.args[0]))
+            self.store(dst, t)
+            return
+        self.alu(instr, checked=False)
+
+    def wrapping_shl(self, instr: ir.Instr) -> None:
+        """``x << c`` when only the low 64 bits are needed."""
+        dst = self.loc(instr)
+        t = self.target(dst)
+        self.load(t, self.operand(instr.args[0]))
+        self.asm.shl(t, instr.args[1].value)  # type: ignore[attr-defined]
+        self.store(dst, t)
+
+    def unary(self, instr: ir.Instr, checked: bool) -> None:
         a = self.asm
         dst = self.loc(instr)
         t = self.target(dst)
         self.load(t, self.operand(instr.args[0]))
         if instr.op is Opcode.NEG:
             a.neg(t)
-            a.jcc(Cond.O, self.fallback)   # -(-2**63)
+            if checked:
+                a.jcc(Cond.O, self.fallback)   # -(-2**63)
         else:
             a.not_(t)
         self.store(dst, t)
@@ -433,7 +534,9 @@ class CodeGen:
             a.cmp(RDX, x)
         a.jcc(Cond.NE, self.fallback)
 
-    def rshift(self, instr: ir.Instr) -> None:
+    def rshift(self, instr: ir.Instr, unsigned: bool) -> None:
+        """Arithmetic shift of a signed value (counts >= 64 act as 63), logical shift of an
+        unsigned one (counts >= 64 give 0)."""
         a = self.asm
         dst = self.loc(instr)
         x, y = self.operand(instr.args[0]), self.operand(instr.args[1])
@@ -442,18 +545,35 @@ class CodeGen:
             return
         if is_imm(y):
             t = self.target(dst)
-            self.load(t, x)
-            a.sar(t, min(y, 63))
+            if unsigned and y >= 64:
+                a.mov(t, 0)
+            else:
+                self.load(t, x)
+                if unsigned:
+                    a.shr(t, y)
+                else:
+                    a.sar(t, min(y, 63))
             self.store(dst, t)
             return
         a.mov(RCX, y)
         a.test(RCX, RCX)
         a.jcc(Cond.S, self.fallback)
-        a.mov(RDX, 63)
-        a.cmp(RCX, RDX)
-        a.cmov(Cond.A, RCX, RDX)             # x >> n == x >> 63 for n >= 64
         self.load(RAX, x)
-        a.sar(RAX)
+        if unsigned:
+            done = a.label()
+            zero = a.label()
+            a.cmp(RCX, 63)
+            a.jcc(Cond.A, zero)
+            a.shr(RAX)
+            a.jmp(done)
+            a.bind(zero)
+            a.mov(RAX, 0)
+            a.bind(done)
+        else:
+            a.mov(RDX, 63)
+            a.cmp(RCX, RDX)
+            a.cmov(Cond.A, RCX, RDX)         # x >> n == x >> 63 for n >= 64
+            a.sar(RAX)
         self.store(dst, RAX)
 
     def divmod(self, instr: ir.Instr) -> None:
