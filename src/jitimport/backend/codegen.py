@@ -73,6 +73,8 @@ class Runtime:
     vectorcall: int
     long_from_long: int
     long_from_unsigned: int
+    #: Entry points of the shared int decoders, by mode ("signed", "unsigned", "low64").
+    decoders: dict[str, int]
 
 
 @dataclass
@@ -101,8 +103,6 @@ class CodeGen:
         self.fallback = self.asm.label()
         self.fallback_at_entry = self.asm.label()
         self.cold: list = []  # deferred out-of-line code: callables emitting it
-        self.tail: list = []  # shared subroutines, after the cold paths
-        self.decoders: dict[str, Label] = {}
         pushes = len(self.alloc.callee_saved)
         frame = FRAME_FIXED + 8 * self.alloc.spill_slots
         if (8 + 8 * pushes + frame) % 16:   # keep RSP 16-byte aligned inside the body
@@ -160,8 +160,6 @@ class CodeGen:
         a.mov(RAX, self.runtime.long_from_unsigned if unsigned else self.runtime.long_from_long)
         a.jmp(RAX)
         for emit in self.cold:
-            emit()
-        for emit in self.tail:
             emit()
         # Fallback from the body: the caller's arguments, unchanged, to the original.
         a.bind(self.fallback)
@@ -280,90 +278,17 @@ class CodeGen:
         a.imul(RAX, RDX)
 
     def _slow_path(self, slow: Label, resume: Label, mode: str):
-        """Out of line: an int with two or more digits goes through a shared decoder."""
+        """Out of line: an int with two or more digits goes through a shared decoder
+        (:func:`jitimport.backend.stubs.decoder_stub`, one per mode and process)."""
         def emit() -> None:
             a = self.asm
             a.bind(slow)
-            a.call(self.decoder_label(mode))
+            a.mov(RDX, self.runtime.decoders[mode])  # the decoder clobbers RDX anyway
+            a.call(RDX)
             if mode != "low64":
                 a.jcc(Cond.B, self.fallback)     # CF set: does not fit
             a.jmp(resume)
         return emit
-
-    def decoder_label(self, mode: str) -> Label:
-        label = self.decoders.get(mode)
-        if label is None:
-            label = self.decoders[mode] = self.asm.label()
-            self.tail.append(lambda: self._emit_decoder(mode, label))
-        return label
-
-    def _emit_decoder(self, mode: str, entry: Label) -> None:
-        """Subroutine: RAX = int object with >= 2 digits -> RAX = its value, CF clear.
-
-        ``signed``: CF set unless the value fits in int64; ``unsigned``: unless it is in
-        [0, 2**64); ``low64``: never fails, RAX = the value modulo 2**64 (two's complement).
-        Uses RCX and RDX, restores RCX to the int type."""
-        a, lay = self.asm, self.layout
-        bits = lay.digit_bits
-        fail = a.label()
-        a.bind(entry)
-        a.mov(RDX, Mem(RAX, lay.size_offset))
-        if lay.kind == "signed_size":        # |ob_size| = number of digits
-            a.mov(RCX, RDX)
-            a.sar(RCX, 63)
-            a.xor(RDX, RCX)
-            a.sub(RDX, RCX)
-        else:                                 # lv_tag >> 3 = number of digits
-            a.shr(RDX, 3)
-        two = a.label()
-        join = a.label()
-        a.cmp(RDX, 2)
-        a.jcc(Cond.E, two)
-        if mode != "low64":
-            a.cmp(RDX, 3)
-            a.jcc(Cond.NE, fail)
-        a.mov32(RDX, Mem(RAX, lay.digits_offset + 8))
-        if mode != "low64":
-            a.cmp(RDX, (1 << (64 - 2 * bits)) - 1)
-            a.jcc(Cond.A, fail)              # magnitude would reach 2**64
-        a.shl(RDX, 2 * bits)                 # (low64: digit bits past 64 fall off)
-        a.jmp(join)
-        a.bind(two)
-        a.mov(RDX, 0)
-        a.bind(join)
-        a.mov32(RCX, Mem(RAX, lay.digits_offset + 4))
-        a.shl(RCX, bits)
-        a.or_(RDX, RCX)
-        a.mov32(RCX, Mem(RAX, lay.digits_offset))
-        a.or_(RDX, RCX)                      # RDX = magnitude, < 2**64
-        negative = a.label()
-        if lay.kind == "signed_size":
-            a.cmp(Mem(RAX, lay.size_offset), 0)
-            a.jcc(Cond.L, negative)
-        else:
-            a.test(Mem(RAX, lay.size_offset), 2)
-            a.jcc(Cond.NE, negative)
-        a.mov(RAX, RDX)
-        if mode == "signed":
-            a.test(RAX, RAX)
-            a.jcc(Cond.S, fail)              # magnitude >= 2**63
-        a.jmp(ok := a.label())
-        a.bind(negative)
-        if mode == "unsigned":
-            a.jmp(fail)
-        else:
-            a.mov(RAX, RDX)
-            a.neg(RAX)
-            if mode == "signed":
-                a.jcc(Cond.NS, fail)         # magnitude > 2**63
-        a.bind(ok)
-        a.mov(RCX, self.runtime.long_type)
-        a.cmp(RAX, RAX)                      # clears CF
-        a.ret()
-        a.bind(fail)
-        a.mov(RCX, self.runtime.long_type)
-        a.cmp(RCX, -1)                       # sets CF (unsigned RCX < 2**64 - 1)
-        a.ret()
 
     # -- instruction selection ---------------------------------------------------------
     def select(self, instr: ir.Instr) -> None:

@@ -12,6 +12,7 @@ per-instruction opcode tables.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import accumulate
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -284,6 +285,14 @@ class _Branch:
         return 5 if self.cond is None else 6
 
 
+def _branch_text(branch: _Branch, target: int) -> Callable[[], str]:
+    def render() -> str:
+        name = ("call" if branch.is_call else "jmp" if branch.cond is None
+                else "j" + branch.cond.name.lower())
+        return f"{name} {_fmt_u(target)}"
+    return render
+
+
 class _Align:
     __slots__ = ("n",)
 
@@ -302,6 +311,7 @@ class Assembler:
 
     def __init__(self) -> None:
         self._items: list[_Item] = []
+        self._has_align = False
         self._labels: list[Label] = []
         self._upper = 0  # size with every branch long: an upper bound on the final size
         self._code: bytes | None = None
@@ -348,6 +358,7 @@ class Assembler:
         if not _is_int(n) or n < 1:
             raise EncodingError(f"alignment must be a positive integer, got {n!r}")
         self._items.append(_Align(n))
+        self._has_align = True
         self._upper += _pad(self._upper, n)
 
     # -- data movement ------------------------------------------------------
@@ -569,18 +580,19 @@ class Assembler:
 
     # -- results ------------------------------------------------------------
 
-    def _layout(self) -> list[int]:
-        """Start offset of every item, plus the end offset as the last entry."""
+    def _layout(self, sizes: list[int]) -> list[int]:
+        """Start offset of every item, plus the end offset as the last entry.
+
+        ``sizes`` holds each item's current size (alignment padding counted as 0 and
+        recomputed here, since it depends on the position).
+        """
+        if not self._has_align:
+            return list(accumulate(sizes, initial=0))
         offs = []
         pos = 0
-        for it in self._items:
+        for it, size in zip(self._items, sizes):
             offs.append(pos)
-            if isinstance(it, _Fixed):
-                pos += len(it.code)
-            elif isinstance(it, _Branch):
-                pos += it.size()
-            else:
-                pos += _pad(pos, it.n)
+            pos += _pad(pos, it.n) if type(it) is _Align else size
         offs.append(pos)
         return offs
 
@@ -593,29 +605,34 @@ class Assembler:
         """
         if self._code is not None:
             return self._code
-        branches = [it for it in self._items if isinstance(it, _Branch)]
-        for b in branches:
-            if b.label._index is None:
-                raise EncodingError(f"jump to unbound label {b.label!r}")
+        items = self._items
+        branches = [i for i, it in enumerate(items) if type(it) is _Branch]
+        for i in branches:
+            if items[i].label._index is None:  # type: ignore[union-attr]
+                raise EncodingError(f"jump to unbound label {items[i].label!r}")  # type: ignore[union-attr]
+        sizes = [len(it.code) if type(it) is _Fixed else 0 for it in items]  # type: ignore[union-attr]
+        for i in branches:
+            sizes[i] = items[i].size()  # type: ignore[union-attr]
         while True:
-            offs = self._layout()
+            offs = self._layout(sizes)
             changed = False
-            for i, it in enumerate(self._items):
-                if isinstance(it, _Branch) and not it.long:
-                    if not _fits8(offs[it.label._index] - (offs[i] + 2)):  # type: ignore[index]
-                        it.long = True
-                        changed = True
+            for i in branches:
+                it = items[i]
+                if not it.long and not -128 <= offs[it.label._index] - (offs[i] + 2) <= 127:  # type: ignore
+                    it.long = True  # type: ignore[union-attr]
+                    sizes[i] = it.size()  # type: ignore[union-attr]
+                    changed = True
             if not changed:
                 break
         listing: list[tuple[int, bytes, str]] = []
-        for i, it in enumerate(self._items):
+        for i, it in enumerate(items):
             pos = offs[i]
-            if isinstance(it, _Fixed):
-                listing.append((pos, it.code, it.text))  # rendered in listing()
-            elif isinstance(it, _Branch):
-                target = offs[it.label._index]  # type: ignore[index]
-                name = "call" if it.is_call else "jmp" if it.cond is None else "j" + it.cond.name.lower()
-                rel = target - (pos + it.size())
+            kind = type(it)
+            if kind is _Fixed:
+                listing.append((pos, it.code, it.text))  # type: ignore[union-attr]  # rendered in listing()
+            elif kind is _Branch:
+                target = offs[it.label._index]  # type: ignore[union-attr,index]
+                rel = target - (pos + sizes[i])
                 if not it.long:
                     op = b"\xeb" if it.cond is None else bytes((0x70 + it.cond,))
                     code = op + _le(rel, 1)
@@ -625,7 +642,7 @@ class Assembler:
                     op = (b"\xe8" if it.is_call else b"\xe9" if it.cond is None
                           else bytes((0x0F, 0x80 + it.cond)))
                     code = op + _le(rel, 4)
-                listing.append((pos, code, f"{name} {target:#x}" if target > 9 else f"{name} {target}"))
+                listing.append((pos, code, _branch_text(it, target)))  # type: ignore[arg-type]
             else:
                 for code, text in _nop_fill(offs[i + 1] - pos):
                     listing.append((pos, code, text))

@@ -1,7 +1,11 @@
 """Small fixed machine-code routines the C-API glue needs (not per function)."""
 from __future__ import annotations
 
-from .encoder import Assembler, Cond, Reg
+from ..versions import LongLayout
+from .encoder import Assembler, Cond, Mem, Reg
+
+RAX, RCX, RDX = Reg.RAX, Reg.RCX, Reg.RDX
+DECODER_MODES = ("signed", "unsigned", "low64")
 
 
 def descr_get_stub(api) -> bytes:
@@ -67,5 +71,77 @@ def installer_stub(mprotect: int, prot_rw: int, prot_rx: int) -> bytes:
     a.bind(done)
     for reg in (R.R15, R.R14, R.R13, R.R12, R.RBX):
         a.pop(reg)
+    a.ret()
+    return a.finish()
+
+
+def decoder_stub(mode: str, lay: LongLayout, long_type: int) -> bytes:
+    """Subroutine: RAX = int object with >= 2 digits -> RAX = its value, CF clear.
+
+    Shared by every function (one per mode and process): called from the cold
+    path of a parameter's unboxing, with no stack use of its own.
+
+    ``signed``: CF set unless the value fits in int64; ``unsigned``: unless it is in
+    [0, 2**64); ``low64``: never fails, RAX = the value modulo 2**64 (two's complement).
+    Uses RCX and RDX, restores RCX to the int type."""
+    a = Assembler()
+    bits = lay.digit_bits
+    fail = a.label()
+    a.mov(RDX, Mem(RAX, lay.size_offset))
+    if lay.kind == "signed_size":        # |ob_size| = number of digits
+        a.mov(RCX, RDX)
+        a.sar(RCX, 63)
+        a.xor(RDX, RCX)
+        a.sub(RDX, RCX)
+    else:                                 # lv_tag >> 3 = number of digits
+        a.shr(RDX, 3)
+    two = a.label()
+    join = a.label()
+    a.cmp(RDX, 2)
+    a.jcc(Cond.E, two)
+    if mode != "low64":
+        a.cmp(RDX, 3)
+        a.jcc(Cond.NE, fail)
+    a.mov32(RDX, Mem(RAX, lay.digits_offset + 8))
+    if mode != "low64":
+        a.cmp(RDX, (1 << (64 - 2 * bits)) - 1)
+        a.jcc(Cond.A, fail)              # magnitude would reach 2**64
+    a.shl(RDX, 2 * bits)                 # (low64: digit bits past 64 fall off)
+    a.jmp(join)
+    a.bind(two)
+    a.mov(RDX, 0)
+    a.bind(join)
+    a.mov32(RCX, Mem(RAX, lay.digits_offset + 4))
+    a.shl(RCX, bits)
+    a.or_(RDX, RCX)
+    a.mov32(RCX, Mem(RAX, lay.digits_offset))
+    a.or_(RDX, RCX)                      # RDX = magnitude, < 2**64
+    negative = a.label()
+    if lay.kind == "signed_size":
+        a.cmp(Mem(RAX, lay.size_offset), 0)
+        a.jcc(Cond.L, negative)
+    else:
+        a.test(Mem(RAX, lay.size_offset), 2)
+        a.jcc(Cond.NE, negative)
+    a.mov(RAX, RDX)
+    if mode == "signed":
+        a.test(RAX, RAX)
+        a.jcc(Cond.S, fail)              # magnitude >= 2**63
+    a.jmp(ok := a.label())
+    a.bind(negative)
+    if mode == "unsigned":
+        a.jmp(fail)
+    else:
+        a.mov(RAX, RDX)
+        a.neg(RAX)
+        if mode == "signed":
+            a.jcc(Cond.NS, fail)         # magnitude > 2**63
+    a.bind(ok)
+    a.mov(RCX, long_type)
+    a.cmp(RAX, RAX)                      # clears CF
+    a.ret()
+    a.bind(fail)
+    a.mov(RCX, long_type)
+    a.cmp(RCX, -1)                       # sets CF (unsigned RCX < 2**64 - 1)
     a.ret()
     return a.finish()
