@@ -128,6 +128,21 @@ def may_fail_in_python(instr: Instr) -> bool:
     return False
 
 
+NO_FOLD_LIMIT = 64
+
+
+def folding_is_safe(op: Opcode, values: Sequence[int]) -> bool:
+    """Whether evaluating ``op`` on these constants at compile time is cheap: a huge
+    exponent or shift count could take Python unbounded time or memory."""
+    if op is Opcode.POW:
+        base, exp = values
+        return exp <= NO_FOLD_LIMIT or base in (-1, 0, 1)
+    if op is Opcode.LSHIFT:
+        base, count = values
+        return count <= NO_FOLD_LIMIT or base == 0
+    return True
+
+
 def evaluate(op: Opcode, operands: Sequence[int]) -> int:
     """Python's result for ``op`` on ints (may raise as Python does)."""
     if op is Opcode.NEG:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from . import ir
 from .ir import Const, Instr, Opcode, Value
 
-_NO_FOLD_LIMIT = 64
+_NO_FOLD_LIMIT = ir.NO_FOLD_LIMIT
 
 
 @dataclass
@@ -26,17 +26,6 @@ class OptimizerStats:
 
 def _is_power_of_two(value: int) -> bool:
     return value > 0 and value & (value - 1) == 0
-
-
-def _safe_to_fold(op: Opcode, values: list[int]) -> bool:
-    """Refuse to fold what could take Python unbounded time or memory."""
-    if op is Opcode.POW:
-        base, exp = values
-        return exp <= _NO_FOLD_LIMIT or base in (-1, 0, 1)
-    if op is Opcode.LSHIFT:
-        base, count = values
-        return count <= _NO_FOLD_LIMIT or base == 0
-    return True
 
 
 class Simplifier:
@@ -73,7 +62,7 @@ class Simplifier:
         """The simplest value equal to ``op(*args)``, appending instructions as needed."""
         if all(isinstance(a, Const) for a in args):
             values = [a.value for a in args]  # type: ignore[attr-defined]
-            if _safe_to_fold(op, values):
+            if ir.folding_is_safe(op, values):
                 try:
                     result = ir.evaluate(op, values)
                 except (ArithmeticError, ValueError, MemoryError):

@@ -294,6 +294,9 @@ class CodeGen:
     def select(self, instr: ir.Instr) -> None:
         op = instr.op
         kind = self.rep.kind(instr)
+        if all(isinstance(arg, Const) for arg in instr.args):
+            self.unfolded_constant(instr, kind)
+            return
         if kind is Kind.MODULAR:              # only the low 64 bits are needed: wrap freely
             if op is Opcode.LSHIFT:
                 self.wrapping_shl(instr)
@@ -326,6 +329,25 @@ class CodeGen:
             self.big_pow(instr)
         else:  # pragma: no cover - every Opcode is handled above
             raise AssertionError(op)
+
+    def unfolded_constant(self, instr: ir.Instr, kind: Kind) -> None:
+        """An operation on constants the optimizer could not fold: its exact result does not
+        fit in a register, or Python raises on it.  Modulo 2**64 it may still be computable;
+        otherwise only the original can produce the outcome."""
+        value: int | None = None
+        if kind is Kind.MODULAR and ir.folding_is_safe(instr.op, [a.value for a in instr.args]):  # type: ignore[attr-defined]
+            try:
+                value = ir.evaluate(instr.op, [a.value for a in instr.args]) & ir.UINT64_MAX  # type: ignore[attr-defined]
+            except (ArithmeticError, ValueError):
+                value = None
+        if value is None:
+            self.asm.jmp(self.fallback)
+            return
+        dst = self.loc(instr)
+        if dst is not None:
+            t = self.target(dst)
+            self.asm.mov(t, value)
+            self.store(dst, t)
 
     def ensure_signed(self, values: tuple[ir.Value, ...]) -> bool:
         """Operands of signed arithmetic: an unsigned value must be below 2**63 (checked
