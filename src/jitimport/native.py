@@ -88,6 +88,7 @@ def _finish_type(descr_get_code: bytes) -> None:
     ts.tp_descr_get = _descr_get_block.address
     ts.tp_flags |= (_capi.Py_TPFLAGS_HAVE_VECTORCALL | _capi.Py_TPFLAGS_METHOD_DESCRIPTOR
                     | _capi.Py_TPFLAGS_IMMUTABLETYPE)
+    ts.tp_flags &= ~_capi.Py_TPFLAGS_BASETYPE  # no subclasses: they could not be native
     import ctypes
     modified = ctypes.pythonapi.PyType_Modified
     modified.argtypes = [ctypes.py_object]

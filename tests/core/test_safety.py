@@ -194,3 +194,19 @@ def test_threads_call_while_another_compiles(tmp_path) -> None:
                           timeout=60, env=env)
     assert proc.returncode == 0, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
     assert proc.stdout.startswith("ok ")
+
+
+def test_native_type_cannot_be_instantiated_subclassed_or_patched() -> None:
+    """Only compile_native makes NativeFunction objects: an instance without machine code,
+    a subclass, or a patched class attribute could otherwise reach a NULL entry point."""
+    native = jitimport.compile_native(define("def f(a):\n    return a + 1\n", name="f"))
+    cls = type(native)
+    with pytest.raises(TypeError):
+        cls()
+    with pytest.raises(TypeError):
+        type("Sub", (cls,), {})
+    with pytest.raises(TypeError):
+        cls.__call__ = lambda self, *a: 0
+    with pytest.raises(AttributeError):
+        del native._fallback
+    assert native(41) == 42
