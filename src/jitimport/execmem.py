@@ -32,6 +32,10 @@ MAP_ANONYMOUS = 0x20
 MAP_FAILED = ctypes.c_void_p(-1).value
 
 
+#: Installer status: the chunk could not be made executable again (after retries).
+INSTALL_NOT_RESTORED = -2
+
+
 class ExecMemoryError(OSError):
     """mmap/mprotect refused: the caller falls back to plain Python."""
 
@@ -77,14 +81,17 @@ class LibcMemory:
         if self._installer is None:
             self._installer = self._make_installer()
         buffer = ctypes.create_string_buffer(code, len(code))
-        if self._installer(chunk.address, chunk.size, dest, buffer, len(code)) != 0:
+        status = self._installer(chunk.address, chunk.size, dest, buffer, len(code))
+        if status != 0:
             err = self._errno()
+            if status == INSTALL_NOT_RESTORED:
+                chunk.broken = True
             raise ExecMemoryError(err, f"mprotect refused: {os.strerror(err)}")
 
     _installer = None
 
     def _errno(self) -> int:
-        location = self._libc.__errno_location
+        location = getattr(self._libc, "__errno_location")  # (a literal would be name-mangled)
         location.restype = ctypes.POINTER(ctypes.c_int)
         return location().contents.value
 
@@ -92,7 +99,8 @@ class LibcMemory:
         """Generate the installer routine into a chunk of its own (never written again)."""
         from .backend.stubs import installer_stub
         mprotect = ctypes.cast(self._mprotect, ctypes.c_void_p).value
-        code = installer_stub(mprotect, PROT_READ | PROT_WRITE, PROT_READ | PROT_EXEC)
+        code = installer_stub(mprotect, PROT_READ | PROT_WRITE, PROT_READ | PROT_EXEC,
+                              INSTALL_NOT_RESTORED)
         size = (len(code) + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
         address = self.map(size)
         ctypes.memmove(address, code, len(code))
@@ -106,13 +114,15 @@ class LibcMemory:
 class Chunk:
     """One mapping; code is bump-allocated in it, and it is freed when empty."""
 
-    __slots__ = ("address", "size", "used", "live")
+    __slots__ = ("address", "size", "used", "live", "broken")
 
     def __init__(self, address: int, size: int) -> None:
         self.address = address
         self.size = size
         self.used = 0
         self.live = 0
+        #: mprotect refused to make it executable again: never written to again.
+        self.broken = False
 
 
 class CodeBlock:
@@ -148,28 +158,36 @@ class CodeArena:
         self.mapped_bytes = 0
 
     def install(self, code: bytes) -> CodeBlock:
-        """Copy ``code`` into executable memory and return its owner."""
+        """Copy ``code`` into executable memory and return its owner.
+
+        The space is reserved (``used`` bumped, the block counted live) before any
+        Python-level call, so an install re-entered on this thread (a signal handler,
+        a finalizer) gets other space, and a release cannot recycle this one.  A fresh
+        chunk becomes the current one only once it is executable.
+        """
         size = max(len(code), 1)
         with self._lock:
             chunk = self._current
-            if chunk is None or chunk.used + size > chunk.size:
-                chunk = self._new_chunk(size)
-                fresh = True
-            else:
-                fresh = False
-            start = chunk.used
-            addr = chunk.address + start
+            fresh = chunk is None or chunk.broken or chunk.used + size > chunk.size
             if fresh:
-                try:
-                    self._memory.write_fresh(chunk, addr, code)
-                except BaseException:
-                    self._unmap(chunk)
-                    raise
-            else:
-                self._memory.write_live(chunk, addr, code)
+                chunk = self._new_chunk(size)
+            start = chunk.used
             chunk.used = (start + size + ALIGN - 1) & ~(ALIGN - 1)
             chunk.live += 1
-            if chunk is not self._current:
+            addr = chunk.address + start
+            try:
+                if fresh:
+                    self._memory.write_fresh(chunk, addr, code)
+                else:
+                    self._memory.write_live(chunk, addr, code)
+            except BaseException:
+                chunk.live -= 1
+                if fresh:
+                    self._unmap(chunk)
+                elif chunk.broken and chunk is self._current:
+                    self._retire_current()
+                raise
+            if fresh:
                 self._retire_current()
                 self._current = chunk
             return CodeBlock(addr, len(code), chunk, self)
@@ -195,7 +213,7 @@ class CodeArena:
             chunk.live -= 1
             if chunk.live:
                 return
-            if chunk is self._current:
+            if chunk is self._current and not chunk.broken:
                 chunk.used = 0  # empty again: reuse from the start
             else:
                 self._unmap(chunk)

@@ -32,16 +32,18 @@ def descr_get_stub(api) -> bytes:
     return a.finish()
 
 
-def installer_stub(mprotect: int, prot_rw: int, prot_rx: int) -> bytes:
+def installer_stub(mprotect: int, prot_rw: int, prot_rx: int, not_restored: int) -> bytes:
     """``int install(chunk, chunk_size, dest, src, n)``: mprotect RW, copy, mprotect RX.
 
-    Returns 0, or mprotect's -1 (errno set) with the chunk unchanged when the
-    first switch is refused.  One C-level call, so the GIL is never released
-    while the chunk is not executable.
+    Returns 0; -1 (errno set, chunk unchanged) when the switch to read-write is
+    refused; ``not_restored`` when the switch back to read+exec is refused three
+    times (the chunk is then unusable).  One C-level call, so the GIL is never
+    released while the chunk is not executable.
     """
     a = Assembler()
     R = Reg
-    failed = a.label()
+    refused = a.label()
+    done = a.label()
     for reg in (R.RBX, R.R12, R.R13, R.R14, R.R15):
         a.push(reg)                    # 5 pushes: RSP is 16-byte aligned for the calls
     a.mov(R.RBX, R.RDI)
@@ -54,19 +56,27 @@ def installer_stub(mprotect: int, prot_rw: int, prot_rx: int) -> bytes:
     a.call(R.RAX)                      # mprotect(chunk, size, RW)
     a.shl(R.RAX, 32)                   # an int result: only EAX is defined
     a.test(R.RAX, R.RAX)
-    a.jcc(Cond.NE, failed)
+    a.jcc(Cond.NE, refused)
     a.mov(R.RDI, R.R13)
     a.mov(R.RSI, R.R14)
     a.mov(R.RCX, R.R15)
     a.rep_movsb()                      # copy n bytes (DF is clear per the SysV ABI)
+    a.mov(R.R15, 3)                    # attempts left to make the chunk executable again
+    again = a.label()
+    a.bind(again)
     a.mov(R.RDI, R.RBX)
     a.mov(R.RSI, R.R12)
     a.mov(R.RDX, prot_rx)
     a.mov(R.RAX, mprotect)
     a.call(R.RAX)                      # mprotect(chunk, size, RX)
-    done = a.label()
+    a.shl(R.RAX, 32)
+    a.test(R.RAX, R.RAX)
+    a.jcc(Cond.E, done)                # RAX == 0: success
+    a.sub(R.R15, 1)
+    a.jcc(Cond.NE, again)
+    a.mov(R.RAX, not_restored)
     a.jmp(done)
-    a.bind(failed)
+    a.bind(refused)
     a.mov(R.RAX, -1)
     a.bind(done)
     for reg in (R.R15, R.R14, R.R13, R.R12, R.RBX):

@@ -8,6 +8,7 @@ speed, never an import.
 from __future__ import annotations
 
 import logging
+import threading
 from types import FunctionType
 from typing import Any, Callable, TypeVar
 
@@ -34,15 +35,36 @@ def _describe_failure(exc: BaseException) -> str:
     return str(exc)
 
 
+_unavailable_lock = threading.Lock()
+_unavailable_warned = False
+
+
+def _warn_unavailable(exc: BaseException) -> None:
+    """Native code became unavailable after install() (e.g. mprotect refused): warn once per process.
+
+    install() already warns when it is unavailable from the start; this covers
+    memory that is refused later, which would otherwise leave every following
+    function in Python without a word.
+    """
+    global _unavailable_warned
+    with _unavailable_lock:
+        if _unavailable_warned:
+            return
+        _unavailable_warned = True
+    log.warning("jitimport: %s; functions compiled from now on stay Python", getattr(exc, "reason", exc))
+
+
 def compile_or_keep(fn: F, module: str | None = None, qualname: str | None = None) -> F:
     """Native version of ``fn`` if it compiles, else ``fn``; records the outcome either way."""
     module = module or getattr(fn, "__module__", None) or "?"
     qualname = qualname or getattr(fn, "__qualname__", None) or repr(fn)
     try:
-        from jitimport.errors import NotCompilable
+        from jitimport.errors import NotCompilable, UnsupportedPlatform
 
         native = _compile_native()(fn)
     except NotCompilable as exc:
+        if isinstance(exc, UnsupportedPlatform):
+            _warn_unavailable(exc)
         _report.record(module, qualname, False, _describe_failure(exc))
         return fn
     except Exception as exc:  # any bug in the compiler: warn, keep Python

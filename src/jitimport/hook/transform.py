@@ -164,7 +164,9 @@ def transform_tree(tree: ast.Module, source: bytes) -> bool:
     last = body[-1]
     delete = ast.Delete(targets=[ast.Name(id=SWAP_NAME, ctx=ast.Del()), ast.Name(id=KEEP_NAME, ctx=ast.Del())])
     for node, where in ((imp, anchor), (delete, last)):
-        line = where.lineno if node is imp else (where.end_lineno or where.lineno)
+        # The start line of a statement that runs anyway: the last statement's *end* line
+        # can be a native function's body, which line tracing (coverage) must not see run.
+        line = where.lineno
         for sub in ast.walk(node):
             if hasattr(sub, "lineno") or isinstance(sub, (ast.stmt, ast.expr, ast.alias)):
                 sub.lineno = sub.end_lineno = line

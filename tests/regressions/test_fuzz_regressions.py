@@ -1,16 +1,13 @@
-"""Fuzzer regression (error), minimised; found by tests/fuzz (long mode, Python 3.12.1).
+"""Minimised failures found by the differential fuzzer (``tests/fuzz``), kept as regression tests.
 
-    ERROR: EncodingError: sar count must be None (CL) or 0..63, got -1 (fixed in codegen: negative constant count -> fallback)
-      call: f(0, 0, 0)
-      minimised source:
-        def f(a, b, c):
-            a = (a >> (-1))
-            return c
-The call runs in a child interpreter so a crash fails this test instead of
-killing the test run.
+The cases are data (``fuzz_cases.json``: source, call, what went wrong); the fuzzer
+appends to it.  Each call runs in a child interpreter so that a crash fails the
+test instead of killing the test run.  A case with ``"xfail": true`` is a known,
+not yet fixed failure (strict: it must start passing when fixed).
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,8 +18,7 @@ import pytest
 import jitimport
 from jitimport.support import unsupported_reason
 
-SOURCE = 'def f(a, b, c):\n    a = (a >> (-1))\n    return c\n'
-CALL = '((0, 0, 0, ), {})'
+CASES = json.loads((Path(__file__).with_name("fuzz_cases.json")).read_text())
 
 CHILD = """
 import sys
@@ -40,7 +36,7 @@ def outcome(fn, args, kwargs):
 
 ns = {}
 exec(sys.argv[1], ns)
-fn = ns['f']
+fn = ns[sys.argv[3]]
 native = jitimport.compile_native(fn)
 args, kwargs = eval(sys.argv[2], {"MyInt": MyInt})
 expected = outcome(fn, args, kwargs)
@@ -49,12 +45,19 @@ print(expected == got, expected, got)
 """
 
 
-def test_fuzz_error_51d5483344() -> None:
+def _params():
+    for case in CASES:
+        marks = [pytest.mark.xfail(strict=True, reason=case["detail"][:300])] if case.get("xfail") else []
+        yield pytest.param(case, id=case["id"], marks=marks)
+
+
+@pytest.mark.parametrize("case", _params())
+def test_fuzz_regression(case: dict) -> None:
     if unsupported_reason() is not None:
         pytest.skip(unsupported_reason())
     src = str(Path(jitimport.__file__).resolve().parent.parent)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])))
-    proc = subprocess.run([sys.executable, "-c", CHILD, SOURCE, CALL], capture_output=True,
-                          text=True, timeout=120, env=env)
+    proc = subprocess.run([sys.executable, "-c", CHILD, case["source"], case["call"], case["name"]],
+                          capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, f"child died ({proc.returncode}): {proc.stderr[-2000:]}"
     assert proc.stdout.startswith("True"), proc.stdout
