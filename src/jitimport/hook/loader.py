@@ -7,7 +7,7 @@ what it must:
   any failure of the transform falls back to the plain compile, so a syntax
   error raises exactly the ``SyntaxError`` that plain Python raises.
 * ``get_data`` / ``set_data`` redirect the *bytecode* path (and only that
-  path) from ``mod.cpython-312.pyc`` to ``mod.cpython-312.jitimport-t1.pyc``.
+  path) from ``mod.cpython-312.pyc`` to ``mod.cpython-312.jitimport-t2.pyc``.
   The inherited ``get_code`` keeps doing all of the pyc validation and
   writing; a run without the hook never sees the transformed bytecode, and a
   run with it never reuses a plain pyc.
@@ -29,7 +29,7 @@ CACHE_TAG = f"jitimport-t{TRANSFORM_VERSION}"
 
 
 def jit_cache_path(standard: str) -> str:
-    """``x/__pycache__/m.cpython-312.pyc`` -> ``x/__pycache__/m.cpython-312.jitimport-t1.pyc``."""
+    """``x/__pycache__/m.cpython-312.pyc`` -> ``x/__pycache__/m.cpython-312.jitimport-t2.pyc``."""
     base = standard[:-4] if standard.endswith(".pyc") else standard
     return f"{base}.{CACHE_TAG}.pyc"
 

@@ -31,7 +31,7 @@ SWAP_NAME = "__jitimport_swap__"
 KEEP_NAME = "__jitimport_keep__"
 RUNTIME_MODULE = "jitimport.hook.runtime"
 #: Bump whenever the generated code changes: it is part of the pyc cache tag.
-TRANSFORM_VERSION = 1
+TRANSFORM_VERSION = 2
 
 # Block statements whose bodies still run at module / class-body level.
 _BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers")
