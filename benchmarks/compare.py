@@ -51,6 +51,7 @@ TIMING_ARGS: dict[str, tuple[int, ...]] = {
     "fmix32": (0x9E3779B9,),
     "splitmix64": (0x0123456789ABCDEF,),
     "xorshift64": (88172645463325252,),
+    "fnv1a": (0xCBF29CE484222325, 0x61),
 }
 
 # Edge arguments of the correctness column (the divisor position also gets the negative ones).
