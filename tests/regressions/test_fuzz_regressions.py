@@ -51,7 +51,7 @@ def _params():
         yield pytest.param(case, id=case["id"], marks=marks)
 
 
-@pytest.mark.parametrize("case", _params())
+@pytest.mark.parametrize("case", list(_params()))
 def test_fuzz_regression(case: dict) -> None:
     if unsupported_reason() is not None:
         pytest.skip(unsupported_reason())
