@@ -12,7 +12,6 @@ test compiles (default 20 000, about 10-20 s; the issue's figure is 100 000).
 """
 from __future__ import annotations
 
-import ctypes
 import errno
 import gc
 import operator

@@ -71,12 +71,12 @@ class LibcMemory:
     def unmap(self, addr: int, size: int) -> None:
         self._munmap(addr, size)
 
-    def write_fresh(self, chunk: "Chunk", dest: int, code: bytes) -> None:
+    def write_fresh(self, chunk: Chunk, dest: int, code: bytes) -> None:
         """Fill a chunk that no code runs from yet, then make it read+exec."""
         ctypes.memmove(dest, code, len(code))
         self.protect(chunk.address, chunk.size, PROT_READ | PROT_EXEC)
 
-    def write_live(self, chunk: "Chunk", dest: int, code: bytes) -> None:
+    def write_live(self, chunk: Chunk, dest: int, code: bytes) -> None:
         """Add code to an executable chunk atomically with respect to other threads."""
         if self._installer is None:
             self._installer = self._make_installer()
@@ -130,7 +130,7 @@ class CodeBlock:
 
     __slots__ = ("address", "size", "_chunk", "_arena", "__weakref__")
 
-    def __init__(self, address: int, size: int, chunk: Chunk, arena: "CodeArena") -> None:
+    def __init__(self, address: int, size: int, chunk: Chunk, arena: CodeArena) -> None:
         self.address = address
         self.size = size
         self._chunk = chunk

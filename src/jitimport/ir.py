@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
@@ -229,8 +229,13 @@ class Builder:
         return self.emit(op, a)
 
 
-def interpret(fn: Function, args: Sequence[int]) -> int:
-    """Run the IR with Python semantics (the reference for optimizer tests)."""
+def interpret(fn: Function, args: Sequence[int],
+              step: Callable[[Opcode, Sequence[int]], int] = evaluate) -> int:
+    """Run the IR with Python semantics (the reference for optimizer tests).
+
+    ``step`` evaluates one instruction; a test can pass one that models the
+    machine code (e.g. raising when a value leaves 64 bits).
+    """
     env: dict[int, int] = {}
 
     def value_of(v: Value) -> int:
@@ -241,5 +246,5 @@ def interpret(fn: Function, args: Sequence[int]) -> int:
         return env[id(v)]
 
     for instr in fn.body:
-        env[id(instr)] = evaluate(instr.op, [value_of(a) for a in instr.args])
+        env[id(instr)] = step(instr.op, [value_of(a) for a in instr.args])
     return value_of(fn.result)

@@ -32,7 +32,7 @@ class NativeFunction:
 
     __slots__ = ("_entry", "_fallback", "_code", "__dict__", "__weakref__")
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> "NativeFunction":
+    def __new__(cls, *args: Any, **kwargs: Any) -> NativeFunction:
         raise TypeError("NativeFunction objects are created by jitimport.compile_native()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -58,29 +58,22 @@ class Fallback(Exception):
     """An intermediate left 64 bits: the machine code would hand over to Python."""
 
 
+def step64(op: Opcode, operands: list[int]) -> int:
+    """One instruction as the machine code computes it: the value must fit in 64 bits."""
+    if op is Opcode.LSHIFT and operands[0] != 0 and operands[1] > 64:
+        raise Fallback  # never build a huge int
+    try:
+        value = ir.evaluate(op, operands)
+    except (ZeroDivisionError, ValueError):
+        raise Fallback from None  # the machine code's checks leave before Python would raise
+    if not fits(value):
+        raise Fallback
+    return value
+
+
 def interpret64(fn: ir.Function, args: list[int]) -> int:
     """What the machine code computes: IR semantics, but every value must fit in 64 bits."""
-    env: dict[int, int] = {}
-
-    def value_of(v: ir.Value) -> int:
-        if isinstance(v, Const):
-            return v.value
-        if isinstance(v, Param):
-            return args[v.index]
-        return env[id(v)]
-
-    for instr in fn.body:
-        operands = [value_of(a) for a in instr.args]
-        if instr.op is Opcode.LSHIFT and operands[0] != 0 and operands[1] > 64:
-            raise Fallback  # never build a huge int
-        try:
-            value = ir.evaluate(instr.op, operands)
-        except (ZeroDivisionError, ValueError):
-            raise Fallback from None  # the machine code's checks leave before Python would raise
-        if not fits(value):
-            raise Fallback
-        env[id(instr)] = value
-    return value_of(fn.result)
+    return ir.interpret(fn, args, step=step64)
 
 
 def reference(fn: ir.Function, args: list[int]) -> tuple[str, object]:

@@ -265,7 +265,7 @@ class _Fixed:
 
     __slots__ = ("code", "text")
 
-    def __init__(self, code: bytes, text: "str | Callable[[], str]") -> None:
+    def __init__(self, code: bytes, text: str | Callable[[], str]) -> None:
         self.code = code
         self.text = text
 
@@ -335,7 +335,7 @@ class Assembler:
         if self._code is not None:
             raise EncodingError("assembler already finished")
 
-    def _emit(self, code: bytes, text: "str | Callable[[], str]") -> None:
+    def _emit(self, code: bytes, text: str | Callable[[], str]) -> None:
         self._check_open()
         self._items.append(_Fixed(code, text))
         self._upper += len(code)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["install", "uninstall", "report", "FunctionReport"]
 
 
-def install(include: Iterable[str] | None = None) -> "Handle":
+def install(include: Iterable[str] | None = None) -> Handle:
     """Activate the import hook (idempotent); returns a handle / context manager.
 
     ``include`` names modules *without* the pragma to compile when they are

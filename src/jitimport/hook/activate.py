@@ -62,7 +62,7 @@ class Handle:
             if _handles <= 0:
                 _remove_finder()
 
-    def __enter__(self) -> "Handle":
+    def __enter__(self) -> Handle:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
