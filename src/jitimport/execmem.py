@@ -144,7 +144,10 @@ class CodeBlock:
         arena = self._arena
         if arena is not None:
             self._arena = None
-            arena._release(self._chunk)
+            try:
+                arena._release(self._chunk)
+            except Exception:  # interpreter shutdown: the memory goes with the process
+                pass
 
 
 class CodeArena:

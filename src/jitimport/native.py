@@ -20,6 +20,7 @@ machine code's feet; the class is made immutable once finished.
 """
 from __future__ import annotations
 
+import threading
 import types
 from typing import Any, Callable
 
@@ -141,9 +142,15 @@ def code_block(obj: NativeFunction) -> CodeBlock:
     return _CODE.__get__(obj, NativeFunction)
 
 
+_finish_lock = threading.Lock()
+
+
 def ensure_type_ready() -> None:
-    """Generate the descriptor stub and finish ``NativeFunction`` (idempotent)."""
+    """Generate the descriptor stub and finish ``NativeFunction`` (idempotent, thread-safe:
+    finishing twice would fail half-way and disable native code for the process)."""
     if _finished:
         return
-    from .backend.stubs import descr_get_stub
-    _finish_type(descr_get_stub(_capi.capi()))
+    with _finish_lock:
+        if not _finished:
+            from .backend.stubs import descr_get_stub
+            _finish_type(descr_get_stub(_capi.capi()))

@@ -210,3 +210,29 @@ def test_native_type_cannot_be_instantiated_subclassed_or_patched() -> None:
     with pytest.raises(AttributeError):
         del native._fallback
     assert native(41) == 42
+
+
+FIRST_USE_SCRIPT = """
+import threading, jitimport
+barrier = threading.Barrier(8)
+results = []
+def work(k):
+    ns = {}
+    exec(f"def f(a):\\n    return a * {k} + 1\\n", ns)
+    barrier.wait()
+    native = jitimport.compile_native(ns["f"])   # the first compile of the process, 8 at once
+    results.append((jitimport.is_native(native), native(10) == 10 * k + 1))
+threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+for t in threads: t.start()
+for t in threads: t.join(30)
+print(sorted(results) == [(True, True)] * 8, results)
+"""
+
+
+def test_concurrent_first_compiles_set_up_the_runtime_once() -> None:
+    """Finishing the native type twice would fail half-way and disable native code."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.run([sys.executable, "-c", FIRST_USE_SCRIPT], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("True"), proc.stdout
