@@ -94,7 +94,8 @@ class Representation:
         """``{"%x": "modular", "%3": "unsigned", ...}`` for values not plain signed."""
         fn.renumber()
         out = {}
-        for value in [*fn.params, *fn.body]:
+        read = [p for p in fn.params if p.index in fn.read_params]  # unread ones are never looked at
+        for value in [*read, *fn.body]:
             kind = self.kinds.get(id(value))
             if kind is not None and kind is not Kind.SIGNED:
                 out[value.ref()] = kind.value
