@@ -135,6 +135,8 @@ HAND = [
     (lambda a: a.shr(Reg.RDX, 3), "48c1ea03", "shr rdx, 3"),
     (lambda a: a.cqo(), "4899", "cqo"),
     (lambda a: a.idiv(Reg.RCX), "48f7f9", "idiv rcx"),
+    (lambda a: a.imul_wide(Reg.RCX), "48f7e9", "imul rcx"),
+    (lambda a: a.imul_wide(Mem(Reg.R12, 16)), "49f76c2410", "imul qword ptr [r12 + 0x10]"),
     (lambda a: a.idiv(Mem(Reg.RSP, 8)), "48f77c2408", "idiv qword ptr [rsp + 8]"),
     (lambda a: a.setcc(Cond.E, Reg.RAX), "0f94c0", "sete al"),
     (lambda a: a.setcc(Cond.NE, Reg.RSI), "400f95c6", "setne sil"),
@@ -209,6 +211,8 @@ def _forms() -> dict[str, list[tuple[Emit, int | None]]]:
     f["cqo/ret/ud2"] = [(lambda a: a.cqo(), None), (lambda a: a.ret(), None), (lambda a: a.ud2(), None)]
     f["idiv r"] = [(lambda a, r=r: a.idiv(r), None) for r in REGS]
     f["idiv m"] = [(lambda a, m=m: a.idiv(m), None) for m in MEMS]
+    f["imul_wide r"] = [(lambda a, r=r: a.imul_wide(r), None) for r in REGS]
+    f["imul_wide m"] = [(lambda a, m=m: a.imul_wide(m), None) for m in MEMS]
     f["setcc"] = [(lambda a, c=c, r=r: a.setcc(c, r), None) for c in CONDS for r in REGS]
     f["movzx8"] = [(lambda a, d=d, s=s: a.movzx8(d, s), None) for d, s in rr]
     f["jmp/call r"] = [(lambda a, r=r: (a.jmp(r), a.call(r)), None) for r in REGS]
@@ -549,6 +553,7 @@ ERRORS: list[tuple[str, Emit]] = [
     ("sar mem", lambda a: a.sar(Mem(Reg.RAX), 1)),  # type: ignore[arg-type]
     ("sar reg count", lambda a: a.sar(Reg.RAX, Reg.RCX)),
     ("idiv imm", lambda a: a.idiv(5)),  # type: ignore[arg-type]
+    ("imul_wide imm", lambda a: a.imul_wide(5)),  # type: ignore[arg-type]
     ("setcc mem", lambda a: a.setcc(Cond.E, Mem(Reg.RAX))),  # type: ignore[arg-type]
     ("setcc bad cond", lambda a: a.setcc("e", Reg.RAX)),  # type: ignore[arg-type]
     ("movzx8 from mem", lambda a: a.movzx8(Reg.RAX, Mem(Reg.RAX))),  # type: ignore[arg-type]

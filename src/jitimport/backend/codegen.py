@@ -30,6 +30,7 @@ from .. import ir
 from ..analysis import Kind, Representation, analyze
 from ..ir import Const, Opcode
 from ..versions import LongLayout
+from .divconst import signed_magic
 from .encoder import Assembler, Cond, Label, Mem, Reg
 from .regalloc import Allocation, StackSlot, allocate
 
@@ -534,6 +535,9 @@ class CodeGen:
             if y == 0:
                 a.jmp(self.fallback)
                 return
+            if abs(y) >= 2 and _simm32(y) and not is_imm(x):
+                self.divmod_by_constant(x, y, is_mod, dst)
+                return
             self.load(RAX, x)
             a.mov(RCX, y)
             a.cqo()
@@ -585,6 +589,40 @@ class CodeGen:
             a.jcc(Cond.O, self.fallback)
         a.bind(done)
         self.store(dst, RAX)
+
+    def divmod_by_constant(self, x: Reg | Mem, d: int, is_mod: bool, dst: Reg | Mem | None) -> None:
+        """``x // d`` or ``x % d`` by a multiply with the inverse of ``d`` (see ``divconst``);
+        no check is needed: neither can overflow for |d| >= 2."""
+        a = self.asm
+        magic = signed_magic(d)
+        a.mov(RAX, magic.multiplier)
+        a.imul_wide(x)                       # RDX = high 64 bits of multiplier * x
+        if d > 0 and magic.multiplier < 0:
+            a.add(RDX, x)
+        elif d < 0 and magic.multiplier > 0:
+            a.sub(RDX, x)
+        if magic.shift:
+            a.sar(RDX, magic.shift)
+        a.mov(RAX, RDX)
+        a.shr(RAX, 63)
+        a.add(RDX, RAX)                      # RDX = trunc(x / d)
+        a.imul(RCX, RDX, d)
+        a.mov(RAX, x)
+        a.sub(RAX, RCX)                      # RAX = x - trunc(x / d) * d, the truncated remainder
+        if is_mod:                           # r += d when r and d have opposite signs
+            a.mov(RCX, RAX)
+            if d < 0:
+                a.neg(RCX)
+            a.sar(RCX, 63)
+            a.and_(RCX, d)
+            a.add(RAX, RCX)
+            self.store(dst, RAX)
+        else:                                # q -= 1 when r and d have opposite signs
+            if d < 0:
+                a.neg(RAX)
+            a.sar(RAX, 63)
+            a.add(RDX, RAX)
+            self.store(dst, RDX)
 
     def big_pow(self, instr: ir.Instr) -> None:
         """x ** e for a constant e > 64: only -1, 0 and 1 give a 64-bit result."""

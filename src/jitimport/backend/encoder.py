@@ -520,6 +520,12 @@ class Assembler:
     def cqo(self) -> None:
         self._emit(b"\x48\x99", "cqo")
 
+    def imul_wide(self, src: Reg | Mem) -> None:
+        """RDX:RAX = RAX * src, signed (one-operand imul, F7 /5): the high half for
+        division by a constant through a multiplicative inverse."""
+        _check_rm(src, "imul_wide operand")
+        self._emit(_encode(b"\xf7", 5, src), lambda: f"imul {_fmt_rm64(src)}")
+
     def idiv(self, src: Reg | Mem) -> None:
         _check_rm(src, "idiv operand")
         self._emit(_encode(b"\xf7", 7, src), lambda: f"idiv {_fmt_rm64(src)}")
