@@ -50,11 +50,6 @@ class Kind(enum.Enum):
     def exact(self) -> bool:
         return self is not Kind.MODULAR
 
-    @property
-    def signed_ok(self) -> bool:
-        """Readable as a signed 64-bit value without a check."""
-        return self in (Kind.SIGNED, Kind.SMALL)
-
 
 _WRAPPING = frozenset({Opcode.ADD, Opcode.SUB, Opcode.MUL, Opcode.XOR, Opcode.OR, Opcode.AND,
                        Opcode.NEG, Opcode.INVERT})
@@ -83,7 +78,6 @@ class Representation:
     """The analysis result: a :class:`Kind` per parameter and instruction."""
 
     kinds: dict[int, Kind] = field(default_factory=dict)
-    unsigned_params: bool = False
 
     def kind(self, value: Value) -> Kind:
         if isinstance(value, Const):
@@ -151,7 +145,6 @@ def analyze(fn: ir.Function) -> Representation:
             rep.kinds[id(param)] = Kind.MODULAR
         elif hash_like and param.index in bitwise_only:
             rep.kinds[id(param)] = Kind.UNSIGNED
-            rep.unsigned_params = True
         else:
             rep.kinds[id(param)] = Kind.SIGNED
     for instr in fn.body:

@@ -13,14 +13,9 @@ Py_TPFLAGS_IMMUTABLETYPE = 1 << 8
 Py_TPFLAGS_BASETYPE = 1 << 10
 Py_TPFLAGS_HAVE_VECTORCALL = 1 << 11
 Py_TPFLAGS_METHOD_DESCRIPTOR = 1 << 17
-PY_VECTORCALL_ARGUMENTS_OFFSET = 1 << 63
 
-T_OBJECT_EX = 16
 T_PYSSIZET = 19
 READONLY = 1
-
-#: Offsets inside every PyObject.
-OB_TYPE = 8
 
 
 class PyTypeObjectPrefix(ctypes.Structure):
@@ -107,10 +102,6 @@ def member_def(descriptor: object) -> PyMemberDef:
 
 def write_pointer(address: int, value: int) -> None:
     ctypes.c_void_p.from_address(address).value = value
-
-
-def read_pointer(address: int) -> int:
-    return ctypes.c_void_p.from_address(address).value or 0
 
 
 class CApi:

@@ -17,7 +17,6 @@ from .encoder import Reg
 
 CALLER_SAVED = (Reg.RSI, Reg.RDI, Reg.R8, Reg.R9, Reg.R10, Reg.R11)
 CALLEE_SAVED = (Reg.RBX, Reg.RBP, Reg.R12, Reg.R13, Reg.R14, Reg.R15)
-SCRATCH = (Reg.RAX, Reg.RCX, Reg.RDX)
 
 
 @dataclass(frozen=True)
