@@ -20,6 +20,7 @@ machine code's feet; the class is made immutable once finished.
 """
 from __future__ import annotations
 
+import functools
 import threading
 import types
 from typing import Any, Callable
@@ -98,7 +99,9 @@ def _finish_type(descr_get_code: bytes) -> None:
     _finished = True
 
 
-_COPIED = ("__module__", "__name__", "__qualname__", "__doc__")
+#: What functools.wraps copies (3.12+ adds __type_params__), so typing.get_type_hints,
+#: pydoc and friends see the original's metadata.
+_COPIED = functools.WRAPPER_ASSIGNMENTS
 
 
 def make_native(original: Callable[..., Any], code: CodeBlock, entry: int,

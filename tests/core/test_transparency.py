@@ -12,7 +12,7 @@ import pytest
 
 import jitimport
 
-from ._util import fell_back
+from ._util import define, fell_back
 
 MODULE_SOURCE = '''
 import jitimport
@@ -228,3 +228,15 @@ def test_repl_defined_function_compiles() -> None:
     native = jitimport.compile_native(ns["repl_fn"])
     assert native(5, 3) == 12 and jitimport.is_native(native)
     assert native.__module__ == ns["repl_fn"].__module__
+
+
+def test_annotations_and_introspection_helpers() -> None:
+    """What functools.wraps copies is copied, so type-hint and doc tools see the original."""
+    import typing
+
+    fn = define("def f(a: int, b: int = 2) -> int:\n    'Scale.'\n    return a * b\n", name="f")
+    native = jitimport.compile_native(fn)
+    assert typing.get_type_hints(native) == {"a": int, "b": int, "return": int}
+    assert inspect.isroutine(native) and not inspect.isfunction(native)
+    assert inspect.signature(native) == inspect.signature(fn)
+    assert inspect.getdoc(native) == "Scale."
