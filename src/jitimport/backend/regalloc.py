@@ -58,56 +58,56 @@ def live_ranges(fn: ir.Function) -> tuple[dict[int, int], dict[int, int]]:
 def allocate(fn: ir.Function, pool: tuple[Reg, ...] = CALLER_SAVED + CALLEE_SAVED) -> Allocation:
     _, last_use = live_ranges(fn)
     alloc = Allocation()
-    free: list[Reg] = list(pool)
-    active: list[tuple[int, ir.Value]] = []  # (last use, value) holding a register
+    locations = alloc.locations
+    rank = {reg: i for i, reg in enumerate(pool)}
+    free: set[Reg] = set(pool)
+    active: dict[int, tuple[int, ir.Value]] = {}   # id -> (last use, value), values in registers
+    dying: dict[int, list[ir.Value]] = {}          # position -> values last used there
+    for value in [*fn.params, *fn.body]:
+        end = last_use.get(id(value))
+        if end is not None:
+            dying.setdefault(end, []).append(value)
 
-    def release(value: ir.Value) -> None:
-        loc = alloc.locations.get(id(value))
-        if isinstance(loc, Reg):
-            free.append(loc)
-            free.sort(key=pool.index)
+    def spill_slot() -> StackSlot:
+        alloc.spill_slots += 1
+        return StackSlot(alloc.spill_slots - 1)
 
-    def expire(position: int, inclusive: bool) -> None:
-        for entry in list(active):
-            end, value = entry
-            if end < position or (inclusive and end == position):
-                active.remove(entry)
-                release(value)
-
-    def assign(value: ir.Value, position: int, preferred: list[Reg]) -> None:
+    def assign(value: ir.Value, preferred: list[Reg]) -> None:
         end = last_use.get(id(value))
         if end is None:
             return  # unused: computed into scratch and dropped
         reg = next((r for r in preferred if r in free), None)
         if reg is None and free:
-            reg = free[0]
+            reg = min(free, key=rank.__getitem__)
         if reg is None:
-            victim_end, victim = max(active, key=lambda e: e[0])
-            if victim_end > end:
-                reg = alloc.locations[id(victim)]  # type: ignore[assignment]
-                active.remove((victim_end, victim))
-                alloc.locations[id(victim)] = StackSlot(alloc.spill_slots)
-                alloc.spill_slots += 1
-                free.append(reg)  # type: ignore[arg-type]
-            else:
-                alloc.locations[id(value)] = StackSlot(alloc.spill_slots)
-                alloc.spill_slots += 1
+            # Out of registers: the interval ending last goes to the stack for its whole life.
+            victim_end, victim = max(active.values(), key=lambda entry: entry[0])
+            if victim_end <= end:
+                locations[id(value)] = spill_slot()
                 return
-        free.remove(reg)
-        alloc.locations[id(value)] = reg
-        active.append((end, value))
+            reg = locations[id(victim)]  # type: ignore[assignment]
+            del active[id(victim)]
+            locations[id(victim)] = spill_slot()
+        else:
+            free.discard(reg)
+        locations[id(value)] = reg
+        active[id(value)] = (end, value)
         if reg in CALLEE_SAVED and reg not in alloc.callee_saved:
             alloc.callee_saved.append(reg)
 
     for param in fn.params:
-        assign(param, 0, [])
+        assign(param, [])
     for position, instr in enumerate(fn.body, start=1):
-        expire(position, inclusive=True)  # operands dying here can give their register
+        # Operands dying here give their registers back first, so the result can reuse one
+        # (preferably the first operand's: a two-address instruction then needs no move).
         preferred = []
+        for value in dying.get(position, ()):
+            if active.pop(id(value), None) is not None:
+                free.add(locations[id(value)])  # type: ignore[arg-type]
         for arg in instr.args[: 2 if instr.op.commutative else 1]:
-            loc = alloc.locations.get(id(arg))
+            loc = locations.get(id(arg))
             if isinstance(loc, Reg) and last_use.get(id(arg)) == position:
                 preferred.append(loc)
-        assign(instr, position, preferred)
-    alloc.callee_saved.sort(key=pool.index)
+        assign(instr, preferred)
+    alloc.callee_saved.sort(key=rank.__getitem__)
     return alloc
