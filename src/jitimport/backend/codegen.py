@@ -150,7 +150,8 @@ class CodeGen:
         a.sub(RSP, self.frame_size)
         a.mov(Mem(RSP, SLOT_ARGS), RSI)
         a.mov(Mem(RSP, SLOT_NARGSF), RDX)
-        a.mov(Mem(RSP, SLOT_NARGS2), RAX)
+        if self.fn.defaults:
+            a.mov(Mem(RSP, SLOT_NARGS2), RAX)  # which defaults apply is decided per parameter
         self.unbox_params()
         for instr in self.fn.body:
             self.select(instr)
@@ -160,9 +161,8 @@ class CodeGen:
         self.epilogue()
         a.mov(RAX, self.runtime.long_from_unsigned if unsigned else self.runtime.long_from_long)
         a.jmp(RAX)
-        for emit in self.cold:
-            emit()
-        # Fallback from the body: the caller's arguments, unchanged, to the original.
+        # Fallback from the body: the caller's arguments, unchanged, to the original.  Placed
+        # right after the body (before the cold paths) so more of its jumps get the short form.
         a.bind(self.fallback)
         a.mov(RSI, Mem(RSP, SLOT_ARGS))
         a.mov(RDX, Mem(RSP, SLOT_NARGSF))
@@ -172,6 +172,8 @@ class CodeGen:
         a.mov(RDI, self.original)
         a.mov(RAX, self.runtime.vectorcall)
         a.jmp(RAX)
+        for emit in self.cold:
+            emit()
         code = a.finish()
         return MachineCode(code, a, self.alloc, self.rep)
 
