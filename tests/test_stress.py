@@ -45,6 +45,19 @@ def make(source: str, name: str = "f") -> Callable[..., Any]:
     return namespace[name]
 
 
+#: For child scripts: ``fresh(k)`` makes a new function computing ``a * k + 12345`` (the same
+#: code object with another constant, so compiling it is cheap and its result identifies it).
+FRESH_FUNCTIONS = """
+        import types
+        ns = {}
+        exec("def f(a): return a * 1000001 + 12345", ns)
+        code = ns["f"].__code__
+        def fresh(k):
+            consts = tuple(k if c == 1000001 else c for c in code.co_consts)
+            return types.FunctionType(code.replace(co_consts=consts), {}, "f")
+"""
+
+
 def run_isolated(code: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter with jitimport importable."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])))
@@ -386,14 +399,9 @@ def test_install_interrupted_by_a_nested_compile_keeps_both_natives_right() -> N
     """Deterministic form of the signal-handler case: the nested compile runs exactly where a
     handler could run, inside the outer install."""
     proc = run_isolated("""
-        import types, jitimport
+        import jitimport
         from jitimport import execmem
-        ns = {}
-        exec("def f(a): return a * 1000001 + 12345", ns)
-        code = ns["f"].__code__
-        def fresh(k):
-            consts = tuple(k if c == 1000001 else c for c in code.co_consts)
-            return types.FunctionType(code.replace(co_consts=consts), {}, "f")
+    """ + FRESH_FUNCTIONS + """
         first = jitimport.compile_native(fresh(1))   # the chunk runs code: next install is live
         memory = execmem.default_arena()._memory
         real = memory.write_live
@@ -415,15 +423,9 @@ def test_install_interrupted_by_a_nested_compile_keeps_both_natives_right() -> N
 def test_compiling_from_a_signal_handler_while_the_main_thread_compiles() -> None:
     """The arena's lock is re-entrant: a handler can run in the middle of an install."""
     proc = run_isolated("""
-        import signal, time, types
+        import signal, time
         import jitimport
-        ns = {}
-        exec("def f(a): return a * 1000001 + 12345", ns)
-        code = ns["f"].__code__
-
-        def fresh(k):
-            consts = tuple(k if c == 1000001 else c for c in code.co_consts)
-            return types.FunctionType(code.replace(co_consts=consts), {}, "f")
+    """ + FRESH_FUNCTIONS + """
 
         jitimport.compile_native(fresh(1))   # warm up: lazy imports and the type done
         made = []

@@ -543,20 +543,8 @@ class CodeGen:
             self.load(RAX, x)
             a.mov(RCX, y)
             a.cqo()
-            a.idiv(RCX)
-            if is_mod:                       # r += y when r and y have opposite signs
-                a.mov(RAX, RDX)
-                if y < 0:
-                    a.neg(RAX)
-                a.sar(RAX, 63)
-                a.and_(RAX, RCX)
-                a.add(RAX, RDX)
-            else:                            # q -= 1 when r and y have opposite signs
-                if y < 0:
-                    a.neg(RDX)
-                a.sar(RDX, 63)
-                a.add(RAX, RDX)
-            self.store(dst, RAX)
+            a.idiv(RCX)                      # RAX = trunc(x / y), RDX = the truncated remainder
+            self.floor_fix_constant(RAX, RDX, RCX, y < 0, is_mod, dst)
             return
         done = a.label()
         minus_one = a.label()
@@ -611,20 +599,28 @@ class CodeGen:
         a.imul(RCX, RDX, d)
         a.mov(RAX, x)
         a.sub(RAX, RCX)                      # RAX = x - trunc(x / d) * d, the truncated remainder
-        if is_mod:                           # r += d when r and d have opposite signs
-            a.mov(RCX, RAX)
-            if d < 0:
-                a.neg(RCX)
-            a.sar(RCX, 63)
-            a.and_(RCX, d)
-            a.add(RAX, RCX)
-            self.store(dst, RAX)
-        else:                                # q -= 1 when r and d have opposite signs
-            if d < 0:
-                a.neg(RAX)
-            a.sar(RAX, 63)
-            a.add(RDX, RAX)
-            self.store(dst, RDX)
+        self.floor_fix_constant(RDX, RAX, d, d < 0, is_mod, dst)
+
+    def floor_fix_constant(self, q: Reg, r: Reg, divisor: Reg | int, negative: bool, is_mod: bool,
+                           dst: Reg | Mem | None) -> None:
+        """From the truncated quotient ``q`` and remainder ``r`` of a division by a constant of
+        known sign, Python's floor result: when ``r`` and the divisor have opposite signs,
+        ``q -= 1`` (``//``) or ``r += divisor`` (``%``).  Branch-free; ``q`` is clobbered for ``%``."""
+        a = self.asm
+        if is_mod:
+            a.mov(q, r)
+            if negative:
+                a.neg(q)
+            a.sar(q, 63)                     # -1 exactly when a fix is needed
+            a.and_(q, divisor)
+            a.add(r, q)
+            self.store(dst, r)
+        else:
+            if negative:
+                a.neg(r)
+            a.sar(r, 63)
+            a.add(q, r)
+            self.store(dst, q)
 
     def big_pow(self, instr: ir.Instr) -> None:
         """x ** e for a constant e > 64: only -1, 0 and 1 give a 64-bit result."""
