@@ -19,7 +19,7 @@ from .errors import NotCompilable, UnsupportedPlatform
 __version__ = "0.1.0"
 
 _LAZY = {
-    "compile_native": "compiler", "jit": "compiler", "info": "compiler", "disassemble": "compiler",
+    "compile_native": "compiler", "jit": "api", "info": "api", "disassemble": "api",
     "CompileInfo": "compiler", "NativeFunction": "native", "is_native": "native", "original": "native",
     "install": "hook", "uninstall": "hook", "report": "hook",
 }

@@ -1,0 +1,88 @@
+"""The user-facing helpers built on the pipeline: :func:`jit`, :func:`info`, :func:`disassemble`.
+
+Kept apart from :mod:`jitimport.compiler` (the pipeline itself) so that the
+decorator and the introspection helpers can be reached without loading the
+compiler.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar, overload
+
+from . import native
+from .compiler import CompileInfo, compile_native
+from .errors import NotCompilable, UnsupportedPlatform
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+_JIT_REASON = "__jitimport_reason__"
+
+
+@overload
+def jit(fn: F) -> F: ...
+@overload
+def jit(*, strict: bool = False) -> Callable[[F], F]: ...
+
+
+def jit(fn: Any = None, *, strict: bool = False) -> Any:
+    """Decorator: compile at decoration time.
+
+    An ineligible function is returned unchanged, with the reason recorded
+    (see :func:`info`); ``@jit(strict=True)`` raises :class:`NotCompilable`
+    instead.  On an unsupported platform (or with ``JITIMPORT_DISABLE=1``)
+    functions stay Python even with ``strict=True``.
+    """
+    def decorate(func: F) -> F:
+        try:
+            return compile_native(func)
+        except UnsupportedPlatform as exc:
+            _record_reason(func, str(exc))
+            return func
+        except NotCompilable as exc:
+            if strict:
+                raise
+            _record_reason(func, str(exc))
+            return func
+
+    if fn is None:
+        return decorate
+    return decorate(fn)
+
+
+def _record_reason(func: Any, reason: str) -> None:
+    target = func.__func__ if isinstance(func, staticmethod) else func
+    try:
+        setattr(target, _JIT_REASON, reason)
+    except (AttributeError, TypeError):
+        pass
+
+
+def info(obj: Any) -> CompileInfo:
+    """Whether ``obj`` is native, and if so its code size, argument count, IR and timings."""
+    target = obj.__func__ if isinstance(obj, staticmethod) else obj
+    if native.is_native(target):
+        return target.__dict__["__jitimport__"]["info"]
+    reason = getattr(target, _JIT_REASON, None) or "not compiled"
+    name = getattr(target, "__qualname__", repr(target))
+    return CompileInfo(compiled=False, reason=reason, name=name)
+
+
+def disassemble(obj: Any) -> str:
+    """Assembly of a native function: capstone's decoding when installed, else our encoder's listing."""
+    details = info(obj)
+    if not details.compiled:
+        raise NotCompilable(f"{details.name} is not native: {details.reason}")
+    target = obj.__func__ if isinstance(obj, staticmethod) else obj
+    code = native.code_block(target).read()
+    lines = [f"; {details.name}: {details.code_size} bytes at {details.address:#x}"]
+    try:
+        import capstone  # optional: pip install jitimport[disasm]
+    except ImportError:
+        lines[0] += " (encoder listing; install capstone for an independent decoding)"
+        for offset, raw, text in details.listing:
+            lines.append(f"{offset:6x}:  {raw.hex(' '):<32} {text}")
+        return "\n".join(lines)
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    for ins in md.disasm(code, 0):
+        lines.append(f"{ins.address:6x}:  {ins.bytes.hex(' '):<32} {ins.mnemonic} {ins.op_str}".rstrip())
+    return "\n".join(lines)
