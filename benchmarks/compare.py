@@ -2,13 +2,15 @@
 
     python benchmarks/compare.py                      # all kernels, all installed peers
     python benchmarks/compare.py --kernels foo,poly2 --rounds 3
+    python benchmarks/compare.py --kernels loops      # a set: straight, loops, branchy
 
 Every contender runs the same kernels (``kernels.py``).  Timings interleave
 the contenders round by round so that drift on a shared machine hits them all
 alike, and report the minimum (and median) ns/call of the rounds.  The
-correctness column replays a fixed set of edge arguments through each
-contender in a child process (a crash there is reported, not fatal) and
-compares value and type, or exception type, with CPython.  Peers that are not
+correctness column replays a fixed set of edge arguments (``cases.py``)
+through each contender in a child process (a crash or a hang there is
+reported, not fatal) and compares value and type, or exception type, with
+CPython.  Peers that are not
 installed are listed as skipped.  Writes ``compare.md`` and ``compare.png``
 (when matplotlib is installed) to ``--out-dir``.
 """
@@ -17,11 +19,15 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
+import select
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 import timeit
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -36,70 +42,18 @@ except ImportError:  # a plain checkout: use the source tree
     sys.path.insert(0, os.path.join(REPO_DIR, "src"))
 
 import kernels  # noqa: E402
+from cases import (EDGE_NAMES, EDGES, LOOP_EDGES, LOOPS, TIMING_ARGS, edge_cases,  # noqa: E402,F401
+                   kernel_cases, outcome, select_kernels, show_call, show_int,
+                   show_outcome)
 from peers import contenders as peers  # noqa: E402
 from peers.build import BuildDir  # noqa: E402
 from peers.sources import kernel_functions  # noqa: E402
 
-# Arguments for timing: all intermediates fit in int64, the common case of real code.
-TIMING_ARGS: dict[str, tuple[int, ...]] = {
-    "foo": (12345, 678),
-    "poly2": (123, -45),
-    "dot3": (1200, -340, 56, 78, 9000, -12),
-    "horner5": (37,),
-    "fixmul": (3 << 16, 5 << 15),
-    "divmod_mix": (1000003, -97),
-    "fmix32": (0x9E3779B9,),
-    "splitmix64": (0x0123456789ABCDEF,),
-    "xorshift64": (88172645463325252,),
-    "fnv1a": (0xCBF29CE484222325, 0x61),
-}
-
-# Edge arguments of the correctness column (the divisor position also gets the negative ones).
-EDGE_NAMES: dict[int, str] = {
-    0: "0", 1: "1", -1: "-1", 3: "3", -7: "-7", 2**31: "2**31", 2**32 - 1: "2**32-1",
-    2**63 - 1: "2**63-1", -(2**63): "-2**63", 2**63: "2**63", 2**64: "2**64",
-    2**70: "2**70", -(2**70): "-2**70",
-}
-EDGES = list(EDGE_NAMES)
-BASE = (2, -3, 5, 7, -11, 13)
-
-
-def edge_cases(arity: int) -> list[tuple[int, ...]]:
-    """Every edge value in every position; all pairs when there are two parameters."""
-    if arity == 2:
-        return [(a, b) for a in EDGES for b in EDGES]
-    cases = [(v,) * arity for v in EDGES]
-    for pos in range(arity):
-        for v in EDGES:
-            case = BASE[:pos] + (v,) + BASE[pos + 1:arity]
-            if case not in cases:
-                cases.append(case)
-    return cases
-
 
 def all_cases(names: list[str]) -> list[tuple[str, tuple[int, ...]]]:
     table = kernel_functions(kernels)
-    return [(name, args) for name in names for args in edge_cases(table[name].__code__.co_argcount)]
-
-
-def outcome(fn: Callable[..., Any], args: tuple[int, ...]) -> list[str]:
-    """What a call did: ``["ok", type, repr]`` or ``["raise", exception type, message]``."""
-    try:
-        value = fn(*args)
-    except Exception as exc:  # any exception is an outcome to compare
-        return ["raise", type(exc).__name__, str(exc)]
-    return ["ok", type(value).__name__, repr(value)]
-
-
-def show_call(name: str, args: tuple[int, ...]) -> str:
-    return f"{name}({', '.join(EDGE_NAMES.get(a, str(a)) for a in args)})"
-
-
-def show_outcome(out: list[str]) -> str:
-    kind, typ, text = out
-    if kind == "ok":
-        return text if typ == "int" else f"{text} ({typ})"
-    return f"{typ}" + (f": {text}" if text else "")
+    return [(name, args) for name in names
+            for args in kernel_cases(name, table[name].__code__.co_argcount)]
 
 
 # ---------------------------------------------------------------- correctness (child processes)
@@ -136,8 +90,56 @@ class Verdict:
         return f"✓ {self.total}/{self.total}"
 
 
-def check(key: str, build_dir: str, names: list[str], runnable: set[str]) -> dict[str, Verdict]:
-    """Run the worker for one contender, restarting it past any case that kills the process."""
+@dataclass
+class WorkerRun:
+    """What one worker process printed before it ended, crashed, or was killed for hanging."""
+
+    records: list[dict[str, Any]]
+    returncode: int
+    stderr: str
+    hung: bool
+
+
+def run_worker(argv: list[str], case_timeout: float, setup_timeout: float = 900.0) -> WorkerRun:
+    """Run a worker, killing it when one case takes longer than ``case_timeout`` seconds.
+
+    A contender computing in 64 bits can turn a loop that ends in CPython into
+    one that never ends (or a very long one), so each case gets a deadline; the
+    setup before the first case (Numba compiles, extension imports) gets
+    ``setup_timeout``.
+    """
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors)
+        assert proc.stdout is not None
+        records: list[dict[str, Any]] = []
+        pending = b""
+        deadline = time.monotonic() + setup_timeout
+        hung = False
+        while True:
+            ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                hung = True
+                proc.kill()
+                break
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                records.append(json.loads(line))
+            started = bool(records) and "start" in records[-1]
+            deadline = time.monotonic() + (case_timeout if started else setup_timeout)
+        proc.stdout.close()
+        returncode = proc.wait()
+        errors.seek(0)
+        stderr = errors.read().decode("utf-8", "replace")
+    return WorkerRun(records, returncode, stderr, hung)
+
+
+def check(key: str, build_dir: str, names: list[str], runnable: set[str],
+          case_timeout: float = 60.0) -> dict[str, Verdict]:
+    """Run the worker for one contender, restarting it past any case that kills the process or hangs."""
     cases = all_cases(names)
     reference = {i: outcome(kernel_functions(kernels)[n], a) for i, (n, a) in enumerate(cases)}
     got: dict[int, list[str]] = {}
@@ -145,23 +147,26 @@ def check(key: str, build_dir: str, names: list[str], runnable: set[str]) -> dic
     while start < len(cases):
         argv = [sys.executable, os.path.abspath(__file__), "--worker", key, "--build-dir", build_dir,
                 "--kernels", ",".join(names), "--start", str(start)]
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+        run = run_worker(argv, case_timeout)
         last_started = -1
-        for line in proc.stdout.splitlines():
-            record = json.loads(line)
+        for record in run.records:
             if "start" in record:
                 last_started = record["start"]
             else:
                 got[record["index"]] = record["outcome"]
-        if proc.returncode == 0:
+        if run.returncode == 0 and not run.hung:
             break
         if last_started < 0 or last_started in got:  # died outside a call: give up on the rest
-            tail = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+            tail = run.stderr.strip().splitlines()[-1:] or [
+                "no answer" if run.hung else f"exit status {run.returncode}"]
             for i in range(start, len(cases)):
                 got.setdefault(i, ["raise", "worker failed", tail[0]])
             break
-        status = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
-        got[last_started] = ["raise", "process crashed", status]
+        if run.hung:
+            got[last_started] = ["raise", "process hung", f"no result in {case_timeout:g} s"]
+        else:
+            status = f"signal {-run.returncode}" if run.returncode < 0 else f"exit {run.returncode}"
+            got[last_started] = ["raise", "process crashed", status]
         start = last_started + 1
     verdicts: dict[str, Verdict] = {name: Verdict() for name in names if name in runnable}
     for i, (name, args) in enumerate(cases):
@@ -303,6 +308,19 @@ class Report:
         mine, base = self.ns(name, key), self.ns(name, "cpython")
         return mine / base if mine is not None and base else None
 
+    def geomean(self, names: list[str], key: str) -> str:
+        """Geometric mean of the × CPython ratios, noting kernels the contender could not run."""
+        ratios = [r for r in (self.ratio(name, key) for name in names) if r is not None]
+        if not ratios:
+            return "—"
+        mean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+        cell = f"{mean:.3f}×" if mean < 0.1 else f"{mean:.2f}×"
+        if len(ratios) < len(names):
+            cell += f" (of {len(ratios)}/{len(names)})"
+        if any(name in self.prepared[key].fallback for name in names):
+            cell += " †"
+        return cell
+
     def header(self) -> list[str]:
         versions = ", ".join(f"{c.product} {c.version()}" for c in self.active if c.product)
         return [
@@ -339,6 +357,10 @@ class Report:
                     cell += " †"
                 cells.append(cell)
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        loops = [name for name in self.names if name in LOOPS]
+        if len(loops) > 1:
+            lines.append("| *loops: geometric mean* | "
+                         + " | ".join(self.geomean(loops, key) for key in keys) + " |")
         lines += ["", "✗ = results differ from CPython on the edge arguments (see below); "
                   "† = not native, the number is jitimport's fallback to the original function."]
         return lines
@@ -379,6 +401,13 @@ class Report:
         lines += ["", "Edge arguments: " + ", ".join(EDGE_NAMES.values())
                   + " in every position (all pairs for two-parameter kernels); value and type must "
                   "equal CPython's, or the same exception type must be raised."]
+        loops = [name for name in self.names if name in LOOP_EDGES]
+        if loops:
+            lines += ["", "Loop kernels have their own edge values per parameter (a trip count cannot be "
+                      "2**70), every combination checked; chosen so that 64-bit arithmetic overflows "
+                      "inside the loop:", ""]
+            lines += [f"- {name}: " + " × ".join("{" + ", ".join(show_int(v) for v in values) + "}"
+                                               for values in LOOP_EDGES[name]) for name in loops]
         if self.skipped:
             lines += ["", "## Skipped", ""] + [f"- {peers.BY_KEY[k].label}: {why}"
                                              for k, why in self.skipped.items()]
@@ -436,13 +465,16 @@ def chart(report: Report, path: str) -> str | None:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--kernels", default=",".join(TIMING_ARGS), help="comma-separated kernel names")
+    p.add_argument("--kernels", default=",".join(TIMING_ARGS),
+                   help="comma-separated kernel names and sets (straight, loops, branchy); default: all")
     p.add_argument("--contenders", default=",".join(peers.BY_KEY), help="comma-separated contender keys")
     p.add_argument("--rounds", type=int, default=15, help="interleaved timing rounds")
     p.add_argument("--iterations", type=int, default=None,
                    help="calls per timing (default: calibrated so one timing of CPython takes --target)")
     p.add_argument("--target", type=float, default=0.05, help="seconds per timing when calibrating")
     p.add_argument("--import-runs", type=int, default=3)
+    p.add_argument("--case-timeout", type=float, default=60.0,
+                   help="seconds one edge case may take before the contender is reported as hung")
     p.add_argument("--out-dir", default=os.path.join(BENCH_DIR, "results"))
     p.add_argument("--no-chart", action="store_true")
     p.add_argument("--keep-build", action="store_true", help="keep the temporary build directory")
@@ -454,10 +486,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    names = [n for n in args.kernels.split(",") if n]
-    unknown = [n for n in names if n not in TIMING_ARGS]
-    if unknown:
-        raise SystemExit(f"unknown kernel(s): {', '.join(unknown)}; known: {', '.join(TIMING_ARGS)}")
+    try:
+        names = select_kernels(args.kernels)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     if args.worker:
         return worker(args.worker, args.build_dir, names, args.start)
     wanted = [peers.BY_KEY[k] for k in args.contenders.split(",") if k]
@@ -499,7 +531,8 @@ def main(argv: list[str] | None = None) -> int:
         for c in active:
             if c.key != "cpython":
                 print(f"checking {c.label} on edge arguments ...", file=sys.stderr, flush=True)
-                verdicts[c.key] = check(c.key, build.path, names, set(prepared[c.key].functions))
+                verdicts[c.key] = check(c.key, build.path, names, set(prepared[c.key].functions),
+                                        args.case_timeout)
 
         paths = [BENCH_DIR, build.path] + [p for p in sys.path if p.endswith("src")]
         imports = {c.key: import_time(c.import_module, paths, args.import_runs) for c in active}

@@ -97,7 +97,12 @@ class Jitimport(Contender):
         out = Prepared()
         for name in names:
             started = time.perf_counter()
-            fn = jitimport.jit(table[name])  # non-strict: an ineligible kernel stays Python
+            try:
+                fn = jitimport.jit(table[name])  # non-strict: an ineligible kernel stays Python
+            except Exception as exc:  # a compiler bug: shown in the table, the other kernels still run
+                out.failures[name] = f"compiler error: {type(exc).__name__}: {str(exc)[:120]}"
+                out.compile_cost[name] = "failed"
+                continue
             elapsed = time.perf_counter() - started
             details = jitimport.info(fn)
             out.functions[name] = fn
