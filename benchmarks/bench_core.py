@@ -1,27 +1,48 @@
-"""Issue 2's speed check: native vs CPython, side by side in one run.
+"""Native vs CPython, side by side in one run, against the targets of issues 2, 6 and 10.
 
-Prints ns/call for the original Python function and the native version of a
-few kernels, their ratio, and the compile time per function.  Rounds are
-interleaved (python, native, python, native, ...) and the minimum is kept,
-so a noisy shared machine affects both sides alike.
+Prints ns/call for the original Python function and its native version,
+their ratio and target, and the median compile time of each kernel, in three
+sets: straight-line (issues 2 and 6), loop kernels with their geometric mean
+(issue 10), and branchy one-liners (issue 10).  Rounds are interleaved
+(python, native, python, native, ...) and the minimum is kept, so a noisy
+shared machine affects both sides alike; the calls per round are calibrated
+so that one CPython round takes about ``--target`` seconds.
 
-    python benchmarks/bench_core.py [--number N] [--rounds R]
+Before timing, each kernel's native result (value and type, or exception type
+and message) must equal CPython's on the timing arguments and on the edge
+cases of ``cases.py``; a kernel that differs is reported as an ERROR, not
+timed, and makes the exit status 1.  A kernel that does not compile yet is
+reported as ``not native: <reason>`` and the run goes on.
+
+    PYTHONPATH=src python benchmarks/bench_core.py                 # everything
+    PYTHONPATH=src python benchmarks/bench_core.py --kernels loops  # a set: straight, loops, branchy
+    PYTHONPATH=src python benchmarks/bench_core.py --strict         # exit 1 when a target is missed
 """
 from __future__ import annotations
 
 import argparse
+import math
 import platform
+import statistics
 import sys
 import time
 import timeit
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 import jitimport  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kernels import fmix32, fnv1a, splitmix64, xorshift64  # noqa: E402
+import kernels  # noqa: E402
+from cases import (BRANCHY, LOOPS, TIMING_ARGS, kernel_cases, outcome, show_call,  # noqa: E402
+                   show_outcome)
+
+COMPILE_TARGET_US = 1000.0  # issue 10: median compile time per loop kernel
+LOOP_GEOMEAN_TARGET = 0.05
+COMPILES = 11  # compile time is the median of this many compiles
 
 
 def foo(a, b):
@@ -41,57 +62,224 @@ def dot3(ax, ay, az, bx, by, bz):
     return ax * bx + ay * by + az * bz
 
 
-KERNELS = [
-    ("foo", foo, (1234, 5678), 0.6),
-    ("poly", poly, (1234, -567), 0.12),
-    ("dot3", dot3, (12, -34, 56, 78, -90, 12), 0.5),
+@dataclass
+class Kernel:
+    """One benchmarked function: its arguments and its ratio target (native ns / CPython ns)."""
+
+    name: str
+    fn: Callable[..., Any]
+    args: tuple[int, ...]
+    target: float
+    compile_target_us: float | None = None
+
+
+STRAIGHT = [
+    Kernel("foo", foo, (1234, 5678), 0.6),
+    Kernel("poly", poly, (1234, -567), 0.12),
+    Kernel("dot3", dot3, (12, -34, 56, 78, -90, 12), 0.5),
     # issue 6: masked 64-bit kernels (arguments chosen so the products overflow 64 bits)
-    ("splitmix64", splitmix64, (0xDEADBEEFCAFEF00D,), 0.12),
-    ("xorshift64", xorshift64, (0x9E3779B97F4A7C15,), 0.2),
-    ("fmix32", fmix32, (0xDEADBEEF,), 0.2),
-    ("fnv1a", fnv1a, (0xCBF29CE484222325, 0x61), 0.2),
+    Kernel("splitmix64", kernels.splitmix64, (0xDEADBEEFCAFEF00D,), 0.12),
+    Kernel("xorshift64", kernels.xorshift64, (0x9E3779B97F4A7C15,), 0.2),
+    Kernel("fmix32", kernels.fmix32, (0xDEADBEEF,), 0.2),
+    Kernel("fnv1a", kernels.fnv1a, (0xCBF29CE484222325, 0x61), 0.2),
 ]
+# issue 10: each loop kernel <= 0.3x (their geometric mean <= 0.05x), each one-liner <= 0.6x
+LOOP_SET = [Kernel(name, getattr(kernels, name), TIMING_ARGS[name], 0.3, COMPILE_TARGET_US) for name in LOOPS]
+BRANCHY_SET = [Kernel(name, getattr(kernels, name), TIMING_ARGS[name], 0.6) for name in BRANCHY]
+SETS: dict[str, list[Kernel]] = {"straight": STRAIGHT, "loops": LOOP_SET, "branchy": BRANCHY_SET}
+TITLES = {"straight": "straight-line (issues 2, 6)", "loops": "loop kernels (issue 10)",
+          "branchy": "branchy one-liners (issue 10)"}
 
 
-def measure(fn, args, number: int, rounds: int, py) -> tuple[float, float]:
-    call = "f(" + ", ".join(f"a{i}" for i in range(len(args))) + ")"
-    env = {f"a{i}": v for i, v in enumerate(args)}
-    t_py = timeit.Timer(call, globals={**env, "f": py})
-    t_nat = timeit.Timer(call, globals={**env, "f": fn})
-    best_py = best_nat = float("inf")
+@dataclass
+class Result:
+    """What happened to one kernel: timings, or why there are none."""
+
+    kernel: Kernel
+    py_ns: float | None = None
+    native_ns: float | None = None
+    compile_us: float | None = None
+    not_native: str | None = None  # the reason, when the compiler refused or failed
+    error: str | None = None  # native result differs from CPython's
+
+    @property
+    def ratio(self) -> float | None:
+        return self.native_ns / self.py_ns if self.native_ns is not None and self.py_ns else None
+
+    @property
+    def met(self) -> bool:
+        ratio_ok = self.ratio is not None and self.ratio <= self.kernel.target
+        target = self.kernel.compile_target_us
+        compile_ok = target is None or (self.compile_us is not None and self.compile_us <= target)
+        return ratio_ok and compile_ok
+
+
+def compile_kernel(fn: Callable[..., Any]) -> tuple[Any, float | None, str | None]:
+    """Compile ``fn`` ``COMPILES`` times: (native function, median µs) or (None, None, reason)."""
+    times, native = [], None
+    for _ in range(COMPILES):
+        started = time.perf_counter()
+        try:
+            native = jitimport.compile_native(fn)
+        except jitimport.NotCompilable as exc:
+            return None, None, short_reason(str(exc))
+        except Exception as exc:  # a compiler bug must not stop the other kernels
+            return None, None, f"compiler error: {type(exc).__name__}: {exc}"
+        times.append(time.perf_counter() - started)
+    return native, statistics.median(times) * 1e6, None
+
+
+def short_reason(reason: str) -> str:
+    """``line N: ...`` instead of the full path of kernels.py."""
+    head, sep, rest = reason.partition(".py:")
+    return f"line {rest.strip()}" if sep else reason
+
+
+def verify(kernel: Kernel, native: Callable[..., Any]) -> str | None:
+    """None when native and CPython agree on the timing and edge arguments, else a description."""
+    cases = [kernel.args] + kernel_cases(kernel.name, kernel.fn.__code__.co_argcount)
+    wrong = []
+    for args in cases:
+        expected, got = outcome(kernel.fn, args), outcome(native, args)
+        if got != expected:
+            wrong.append(f"{show_call(kernel.name, args)}: native {show_outcome(got)}, "
+                         f"CPython {show_outcome(expected)}")
+    if not wrong:
+        return None
+    return f"native result differs from CPython's on {len(wrong)} of {len(cases)} cases; first: {wrong[0]}"
+
+
+def make_timer(fn: Callable[..., Any], args: tuple[int, ...]) -> timeit.Timer:
+    """A timeit loop calling ``fn`` with the arguments in fast locals (no global lookups)."""
+    names = [f"a{i}" for i in range(len(args))]
+    scope: dict[str, Any] = {"_f": fn, **{f"_{n}": v for n, v in zip(names, args)}}
+    setup = "; ".join(["f = _f"] + [f"{n} = _{n}" for n in names])
+    return timeit.Timer(f"f({', '.join(names)})", setup=setup, globals=scope)
+
+
+def calls_per_round(timer: timeit.Timer, seconds: float) -> int:
+    """How many calls make one round of about ``seconds``."""
+    number = 10
+    while True:
+        elapsed = timer.timeit(number)
+        if elapsed >= seconds / 10 or number >= 10**7:
+            return max(10, int(number * seconds / max(elapsed, 1e-9)))
+        number *= 4
+
+
+def measure(py: Callable[..., Any], native: Callable[..., Any] | None, args: tuple[int, ...],
+            number: int | None, rounds: int, seconds: float) -> tuple[float, float | None]:
+    """Minimum ns/call of the original and the native function over interleaved rounds."""
+    t_py = make_timer(py, args)
+    t_nat = make_timer(native, args) if native is not None else None
+    number = number or calls_per_round(t_py, seconds)
+    best_py = best_nat = math.inf
     for _ in range(rounds):
         best_py = min(best_py, t_py.timeit(number))
-        best_nat = min(best_nat, t_nat.timeit(number))
-    return best_py / number * 1e9, best_nat / number * 1e9
+        if t_nat is not None:
+            best_nat = min(best_nat, t_nat.timeit(number))
+    return best_py / number * 1e9, (best_nat / number * 1e9 if t_nat is not None else None)
+
+
+def run_kernel(kernel: Kernel, number: int | None, rounds: int, seconds: float) -> Result:
+    result = Result(kernel)
+    native, result.compile_us, result.not_native = compile_kernel(kernel.fn)
+    if native is not None:
+        result.error = verify(kernel, native)
+        if result.error:
+            native = None
+    result.py_ns, result.native_ns = measure(kernel.fn, native, kernel.args, number, rounds, seconds)
+    return result
+
+
+HEADER = (f"{'kernel':<16}{'python ns':>11}{'native ns':>11}{'ratio':>8}{'target':>8}"
+          f"{'compile us':>12}{'target':>8}")
+
+
+def row_after_name(result: Result) -> str:
+    """The row of a kernel, after its name (printed first, so that a hang shows which kernel)."""
+    k = result.kernel
+    line = f"{result.py_ns:>11.1f}"
+    if result.error:
+        return line + f"  ERROR: {result.error}"
+    if result.not_native:
+        return line + f"{'—':>11}{'—':>8}{'<=' + str(k.target):>8}  not native: {result.not_native}"
+    compile_target = f"<={k.compile_target_us:.0f}" if k.compile_target_us else ""
+    return (line + f"{result.native_ns:>11.1f}{result.ratio:>8.3f}{'<=' + str(k.target):>8}"
+            f"{result.compile_us:>12.0f}{compile_target:>8}  {'ok' if result.met else 'MISSED'}")
+
+
+def geomean_line(results: list[Result]) -> str:
+    """The loop set's geometric mean against its target, saying over how many kernels it is taken."""
+    ratios = [r.ratio for r in results if r.ratio is not None]
+    total = len(results)
+    if not ratios:
+        return f"loop set: geometric mean n/a, no kernel native (0/{total}); target <= {LOOP_GEOMEAN_TARGET}: MISSED"
+    mean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+    worst = max(results, key=lambda r: r.ratio if r.ratio is not None else -1.0)
+    met = len(ratios) == total and mean <= LOOP_GEOMEAN_TARGET
+    over = f"over {len(ratios)}/{total} kernels" + ("" if len(ratios) == total else " (the others not native)")
+    return (f"loop set: geometric mean {mean:.4f} {over}, target <= {LOOP_GEOMEAN_TARGET}: "
+            f"{'ok' if met else 'MISSED'}; slowest {worst.kernel.name} {worst.ratio:.3f}")
+
+
+def select(spec: str | None) -> dict[str, list[Kernel]]:
+    """The sets to run, each reduced to the kernels named in ``spec`` (names and set names)."""
+    if not spec:
+        return SETS
+    wanted = {item.strip() for item in spec.split(",") if item.strip()}
+    known = set(SETS) | {k.name for members in SETS.values() for k in members}
+    unknown = wanted - known
+    if unknown:
+        raise SystemExit(f"unknown kernel(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+    chosen = {}
+    for set_name, members in SETS.items():
+        picked = members if set_name in wanted else [k for k in members if k.name in wanted]
+        if picked:
+            chosen[set_name] = picked
+    return chosen
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--number", type=int, default=200_000, help="calls per round")
+    parser.add_argument("--kernels", help="comma-separated kernel names and sets (straight, loops, branchy)")
+    parser.add_argument("--number", type=int, default=None,
+                        help="calls per round (default: calibrated to --target seconds of CPython)")
+    parser.add_argument("--target", type=float, default=0.05, help="seconds per CPython round when calibrating")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (minimum kept)")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit status 1 also when a kernel is not native or misses a target")
     args = parser.parse_args(argv)
-    print(f"CPython {platform.python_version()} on {platform.machine()}")
-    print(f"{'kernel':<12}{'python ns':>11}{'native ns':>11}{'ratio':>8}{'target':>8}{'compile us':>12}")
-    worst = True
-    jitimport.compile_native(foo)  # first compile pays for imports and setup: not counted
-    for name, fn, fargs, target in KERNELS:
-        times = []
-        for _ in range(11):
-            start = time.perf_counter()
-            native = jitimport.compile_native(fn)
-            times.append(time.perf_counter() - start)
-        compile_us = sorted(times)[len(times) // 2] * 1e6  # median of 11 compiles
-        if not jitimport.info(native).compiled:
-            print(f"{name:<8} not native: {jitimport.info(native).reason}")
-            continue
-        assert native(*fargs) == fn(*fargs)
-        py_ns, nat_ns = measure(native, fargs, args.number, args.rounds, fn)
-        ratio = nat_ns / py_ns
-        ok = ratio <= target
-        worst &= ok
-        print(f"{name:<12}{py_ns:>11.1f}{nat_ns:>11.1f}{ratio:>8.3f}{'<=' + str(target):>8}{compile_us:>12.0f}"
-              f"  {'ok' if ok else 'MISSED'}")
-    return 0
+    chosen = select(args.kernels)
+    print(f"CPython {platform.python_version()} on {platform.machine()}; ns/call is the minimum of "
+          f"{args.rounds} interleaved rounds; compile time is the median of {COMPILES} compiles")
+    try:
+        jitimport.compile_native(foo)  # first compile pays for imports and setup: not counted
+    except Exception as exc:  # reported again per kernel below
+        print(f"note: compiling foo failed: {type(exc).__name__}: {exc}")
+    results: list[Result] = []
+    for set_name, members in chosen.items():
+        print(f"\n{TITLES[set_name]}\n{HEADER}")
+        set_results = []
+        for kernel in members:
+            print(f"{kernel.name:<16}", end="", flush=True)
+            result = run_kernel(kernel, args.number, args.rounds, args.target)
+            print(row_after_name(result), flush=True)
+            set_results.append(result)
+        if set_name == "loops" and len(members) > 1:
+            print(geomean_line(set_results))
+        results += set_results
+
+    errors = [r for r in results if r.error]
+    not_native = [r for r in results if r.not_native]
+    missed = [r for r in results if not r.error and not r.not_native and not r.met]
+    print(f"\n{len(results)} kernels: {len(results) - len(errors) - len(not_native) - len(missed)} met "
+          f"their targets, {len(missed)} missed, {len(not_native)} not native, {len(errors)} ERRORS")
+    for r in errors:
+        print(f"ERROR {r.kernel.name}: {r.error}", file=sys.stderr)
+    if errors:
+        return 1
+    return 1 if args.strict and (missed or not_native) else 0
 
 
 if __name__ == "__main__":

@@ -77,14 +77,16 @@ class Verdict:
 
     total: int = 0
     wrong: int = 0
+    silent: int = 0  # of ``wrong``: a value where CPython gives another value or raises
     messages_differ: int = 0
     example: str = ""
+    example_is_silent: bool = False
 
     def cell(self) -> str:
         if self.total == 0:
             return "n/a"
         if self.wrong:
-            return f"✗ {self.wrong}/{self.total} differ"
+            return f"✗ {self.wrong}/{self.total} differ" + (f", {self.silent} silently" if self.silent else "")
         if self.messages_differ:
             return f"✓ (message text differs in {self.messages_differ})"
         return f"✓ {self.total}/{self.total}"
@@ -180,9 +182,12 @@ def check(key: str, build_dir: str, names: list[str], runnable: set[str],
             verdict.messages_differ += 1
             continue
         verdict.wrong += 1
-        if not verdict.example:
+        silent = mine[0] == "ok"  # a wrong value, not an exception that at least says something failed
+        verdict.silent += silent
+        if not verdict.example or (silent and not verdict.example_is_silent):
             verdict.example = (f"{show_call(name, args)}: got {show_outcome(mine)}, "
                                f"CPython {show_outcome(ref)}")
+            verdict.example_is_silent = silent
     return verdicts
 
 
@@ -397,7 +402,8 @@ class Report:
         examples = [f"- {c.label} / {name}: {v.example}"
                     for c in self.active for name, v in self.verdicts.get(c.key, {}).items() if v.example]
         if examples:
-            lines += ["", "## Where results differ from CPython (first case per kernel)", ""] + examples
+            lines += ["", "## Where results differ from CPython (first case per kernel; "
+                      "a wrong value rather than an exception when there is one)", ""] + examples
         lines += ["", "Edge arguments: " + ", ".join(EDGE_NAMES.values())
                   + " in every position (all pairs for two-parameter kernels); value and type must "
                   "equal CPython's, or the same exception type must be raised."]

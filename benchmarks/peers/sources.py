@@ -2,7 +2,8 @@
 
 * Cython pure-Python mode compiles the kernels' own source text, unchanged.
 * The typed Cython variant declares every parameter and local ``long long``.
-* The mypyc variant annotates every parameter and the return value ``int``.
+* The mypyc variant annotates every parameter ``int``, and the return value
+  ``int`` (``bool`` for a predicate such as ``is_leap``).
 """
 from __future__ import annotations
 
@@ -62,14 +63,34 @@ def typed_cython(source: str, names: list[str]) -> str:
     return "\n\n".join(parts)
 
 
+def _is_bool(expr: ast.expr | None) -> bool:
+    """Whether ``expr`` always evaluates to a bool: a comparison, ``not``, or ``and``/``or`` of those."""
+    if isinstance(expr, ast.Compare) or (isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.Not)):
+        return True
+    if isinstance(expr, ast.BoolOp):
+        return all(_is_bool(value) for value in expr.values)
+    return isinstance(expr, ast.Constant) and isinstance(expr.value, bool)
+
+
+def return_type(fn: ast.FunctionDef) -> str:
+    """``bool`` for a predicate (every ``return`` gives a bool), else ``int``.
+
+    mypyc converts the returned value to the declared type, so ``-> int`` on a
+    predicate would make it return 1 instead of True: not the peer's fault.
+    """
+    returns = [node.value for node in ast.walk(fn) if isinstance(node, ast.Return)]
+    return "bool" if returns and all(_is_bool(value) for value in returns) else "int"
+
+
 def annotated(source: str, names: list[str]) -> str:
-    """The kernels with ``int`` annotations on parameters and return value (what mypyc compiles)."""
+    """The kernels with ``int`` annotations on parameters, and ``int`` or ``bool`` on the return value
+    (what mypyc compiles)."""
     out = [HEADER]
     for fn, _ in _definitions(source, names):
         fn = ast.parse(ast.unparse(fn)).body[0]  # a private copy to annotate
         assert isinstance(fn, ast.FunctionDef)
         for arg in fn.args.args:
             arg.annotation = ast.Name("int", ast.Load())
-        fn.returns = ast.Name("int", ast.Load())
+        fn.returns = ast.Name(return_type(fn), ast.Load())
         out.append(ast.unparse(fn) + "\n")
     return "\n\n".join(out)
