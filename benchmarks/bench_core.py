@@ -31,11 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+BENCH_DIR = Path(__file__).resolve().parent
+if __name__ == "__main__":  # run as a script: this checkout's compiler (imported by a test: whatever it tests)
+    sys.path.insert(0, str(BENCH_DIR.parent / "src"))
+if str(BENCH_DIR) not in sys.path:
+    sys.path.insert(0, str(BENCH_DIR))
 
 import jitimport  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import kernels  # noqa: E402
 from cases import (BRANCHY, LOOPS, TIMING_ARGS, kernel_cases, outcome, show_call,  # noqa: E402
                    show_outcome)
@@ -251,8 +253,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="exit status 1 also when a kernel is not native or misses a target")
     args = parser.parse_args(argv)
     chosen = select(args.kernels)
-    print(f"CPython {platform.python_version()} on {platform.machine()}; ns/call is the minimum of "
-          f"{args.rounds} interleaved rounds; compile time is the median of {COMPILES} compiles")
+    print(f"CPython {platform.python_version()} on {platform.machine()}, jitimport from "
+          f"{Path(jitimport.__file__).parent}; ns/call is the minimum of {args.rounds} interleaved "
+          f"rounds; compile time is the median of {COMPILES} compiles")
     try:
         jitimport.compile_native(foo)  # first compile pays for imports and setup: not counted
     except Exception as exc:  # reported again per kernel below

@@ -42,9 +42,9 @@ except ImportError:  # a plain checkout: use the source tree
     sys.path.insert(0, os.path.join(REPO_DIR, "src"))
 
 import kernels  # noqa: E402
-from cases import (EDGE_NAMES, EDGES, LOOP_EDGES, LOOPS, TIMING_ARGS, edge_cases,  # noqa: E402,F401
-                   kernel_cases, outcome, select_kernels, show_call, show_int,
-                   show_outcome)
+from cases import (BRANCHY, EDGE_NAMES, EDGES, LOOP_EDGES, LOOPS, STRAIGHT,  # noqa: E402,F401
+                   TIMING_ARGS, edge_cases, kernel_cases, outcome, select_kernels, show_call,
+                   show_int, show_outcome)
 from peers import contenders as peers  # noqa: E402
 from peers.build import BuildDir  # noqa: E402
 from peers.sources import kernel_functions  # noqa: E402
@@ -424,47 +424,70 @@ class Report:
 
 
 def chart(report: Report, path: str) -> str | None:
-    """Grouped bars of ns/call per kernel and contender, log scale; None when matplotlib is absent."""
+    """Grouped bars of ns/call per kernel and contender, log scale, one panel per kernel set.
+
+    Returns why there is no chart (matplotlib absent), or None.
+    """
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         return "matplotlib is not installed: no chart"
+    panels = [(title, [n for n in report.names if n in members]) for title, members in CHART_PANELS]
+    panels = [(title, names) for title, names in panels if names]
+    others = [n for n in report.names if not any(n in names for _, names in panels)]
+    if others:
+        panels.append(("other kernels", others))
+    widest = max(len(names) for _, names in panels)
+    fig, axes = plt.subplots(len(panels), 1, squeeze=False,
+                             figsize=(max(8.0, 1.3 * widest + 2), 0.6 + 3.6 * len(panels)))
+    for (title, names), ax in zip(panels, axes[:, 0]):
+        _bars(ax, report, names)
+        ax.set_title(title, fontsize=9, loc="left")
+    axes[0, 0].legend(fontsize=8, ncol=len(report.active), loc="lower center", bbox_to_anchor=(0.5, 1.08))
+    fig.suptitle(f"Python {platform.python_version()} on {cpu_model()}; hatched: jitimport fallback; "
+                 "✗: differs from CPython on edge arguments", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
+
+
+CHART_PANELS = [("straight-line kernels", STRAIGHT), ("loop kernels", LOOPS), ("branchy one-liners", BRANCHY)]
+
+
+def _bars(ax: Any, report: Report, names: list[str]) -> None:
+    """One panel: a group of bars per kernel, one bar per contender."""
     keys = [c.key for c in report.active]
     width = 0.8 / len(keys)
-    fig, ax = plt.subplots(figsize=(max(8.0, 1.3 * len(report.names) + 2), 5.0))
     for k, c in enumerate(report.active):
+        offset = (k - (len(keys) - 1) / 2) * width
         xs, ys, hatches, wrong = [], [], [], []
-        for i, name in enumerate(report.names):
+        for i, name in enumerate(names):
             ns = report.ns(name, c.key)
             if ns is not None:
                 verdict = report.verdicts.get(c.key, {}).get(name)
-                xs.append(i + (k - (len(keys) - 1) / 2) * width)
+                xs.append(i + offset)
                 ys.append(ns)
                 hatches.append("//" if name in report.prepared[c.key].fallback else "")
                 wrong.append(bool(verdict and verdict.wrong))
-        for i, name in enumerate(report.names):
-            if name in report.prepared[c.key].failures:
-                ax.text(i + (k - (len(keys) - 1) / 2) * width, 0.02, "failed", rotation=90, fontsize=7,
+            elif name in report.prepared[c.key].failures:
+                ax.text(i + offset, 0.02, "failed", rotation=90, fontsize=7,
                         ha="center", va="bottom", transform=ax.get_xaxis_transform())
-        bars = ax.bar(xs, ys, width=width, label=c.label)
+        bars = ax.bar(xs, ys, width=width, label=c.label, color=f"C{k}")
         for bar, hatch, bad in zip(bars, hatches, wrong):
             bar.set_hatch(hatch)
             if bad:
                 ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() * 1.04, "✗",
                         ha="center", va="bottom", fontsize=8, color="crimson")
     ax.set_yscale("log")
-    ax.set_xticks(range(len(report.names)), report.names, rotation=20)
-    ax.set_ylabel("ns per call (log scale, lower is better)")
-    ax.set_title(f"Python {platform.python_version()} on {cpu_model()}; hatched: jitimport fallback; "
-                 "✗: differs from CPython on edge arguments", fontsize=9)
-    ax.legend(fontsize=8, ncol=len(keys), loc="upper center", bbox_to_anchor=(0.5, -0.14))
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(bottom, top * 1.8)  # room for the ✗ above the tallest bar
+    ax.set_xticks(range(len(names)), names, rotation=15)
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    ax.set_ylabel("ns per call (log, lower is better)", fontsize=8)
     ax.grid(axis="y", which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return None
 
 
 # ---------------------------------------------------------------- main

@@ -1,8 +1,11 @@
-"""Smoke test for benchmarks/compare.py: one kernel, a tiny iteration count, whatever peers are installed.
+"""Smoke tests for the benchmark scripts: tiny iteration counts, whatever peers are installed.
 
-It keeps the benchmark script from rotting: the table must come out with a
-CPython row, a jitimport row and the correctness column, and peers that are
-not installed must be listed as skipped rather than break the run.
+They keep the benchmark scripts from rotting, not measure anything: compare.py
+must write its table with a CPython row, a jitimport row and the correctness
+column for every kernel (straight-line, loop and branchy ones), list peers that
+are not installed as skipped, and bench_core.py must print a row for every
+kernel — timed, or ``not native: <reason>`` — and stop with an ERROR when a
+native result differs from CPython's.
 """
 from __future__ import annotations
 
@@ -14,9 +17,14 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "benchmarks", "compare.py")
+BENCH_CORE = os.path.join(REPO, "benchmarks", "bench_core.py")
 sys.path.insert(0, os.path.join(REPO, "benchmarks"))
 
-from peers import contenders  # noqa: E402
+import cases  # noqa: E402
+import kernels  # noqa: E402
+from peers import contenders, sources  # noqa: E402
+
+NEW_KERNELS = cases.LOOPS + cases.BRANCHY
 
 
 def _rows(table: str, kernel: str) -> dict[str, list[str]]:
@@ -34,7 +42,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedP
     out = tmp_path_factory.mktemp("bench")
     env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "src"))
     proc = subprocess.run(
-        [sys.executable, SCRIPT, "--kernels", "foo", "--iterations", "200", "--rounds", "2",
+        [sys.executable, SCRIPT, "--kernels", "foo,loops,branchy", "--iterations", "20", "--rounds", "2",
          "--import-runs", "1", "--out-dir", str(out)],
         capture_output=True, text=True, timeout=600, env=env)
     path = out / "compare.md"
@@ -81,3 +89,91 @@ def test_edge_cases_cover_the_contract_values() -> None:
         assert (value, 1) in pairs and (1, value) in pairs
     assert any(b < 0 for _, b in pairs)  # negative divisors
     assert len(compare.edge_cases(6)) > 6 * len(compare.EDGES)
+
+
+def test_every_new_kernel_has_a_row_per_contender(run: tuple[subprocess.CompletedProcess[str], str]) -> None:
+    _, table = run
+    active = [p.label for p in contenders.ALL if p.missing() is None]
+    for name in NEW_KERNELS:
+        rows = _rows(table, name)
+        assert set(rows) == set(active), (name, sorted(rows))
+        assert rows["CPython"][6] == "reference"
+        assert rows["jitimport"][6].startswith("✓"), (name, rows["jitimport"])  # native or fallback: exact
+        assert f"| {name} | " in table.split("## Details")[0]  # and in the summary table
+    assert "| *loops: geometric mean* |" in table
+    for name in cases.LOOPS:  # the per-parameter edge values are listed
+        assert f"\n- {name}: {{" in table
+
+
+def test_loop_kernel_edge_cases_end_quickly_in_cpython_and_reach_past_64_bits() -> None:
+    """A loop's trip count comes from its arguments: every edge case must end, and some must not fit in int64."""
+    table = sources.kernel_functions(kernels)
+    assert list(table) == cases.STRAIGHT + cases.LOOPS + cases.BRANCHY == list(cases.TIMING_ARGS)
+    assert len(cases.LOOPS) >= 10
+    for name in cases.LOOPS:
+        fn = table[name]
+        edge = cases.kernel_cases(name, fn.__code__.co_argcount)
+        assert any(not -2**63 <= a < 2**63 for args in edge for a in args), name
+        for args in [cases.TIMING_ARGS[name]] + edge:
+            assert cases.outcome(fn, args)[0] in ("ok", "raise")  # ends (a hang fails the run)
+
+
+def test_bench_core_prints_a_row_for_every_kernel() -> None:
+    env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "src"))
+    proc = subprocess.run([sys.executable, BENCH_CORE, "--number", "5", "--rounds", "1"],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    import bench_core
+    for kernel in [k for members in bench_core.SETS.values() for k in members]:
+        row = [line for line in lines if line.startswith(f"{kernel.name} ")]
+        assert len(row) == 1, (kernel.name, proc.stdout)
+        assert " ok" in row[0] or "MISSED" in row[0] or "not native: " in row[0], row[0]
+    assert any(line.startswith("loop set: geometric mean") for line in lines)
+    assert "0 ERRORS" in lines[-1]
+
+
+def test_bench_core_reports_a_native_result_that_differs(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """The exactness check runs before timing: a wrong "native" function is an ERROR, not a timing."""
+    import bench_core
+
+    def off_by_one_beyond_2_31(fn):  # stands in for a miscompiled kernel
+        return lambda *args: fn(*args) + (1 if any(abs(a) > 2**31 for a in args) else 0)
+
+    monkeypatch.setattr(bench_core.jitimport, "compile_native", off_by_one_beyond_2_31)
+    status = bench_core.main(["--kernels", "gcd,clamp", "--number", "2", "--rounds", "1"])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert "ERROR: native result differs from CPython's on" in out
+    assert "ERROR gcd: " in err and "ERROR clamp: " in err
+    assert "2 ERRORS" in out
+
+
+def test_bench_core_geometric_mean_says_what_it_covers() -> None:
+    import bench_core
+    loops = bench_core.LOOP_SET[:3]
+    results = [bench_core.Result(k, py_ns=1000.0, native_ns=ns, compile_us=100.0)
+               for k, ns in zip(loops, (10.0, 40.0, 160.0))]
+    assert "geometric mean 0.0400 over 3/3 kernels" in bench_core.geomean_line(results)
+    assert ": ok;" in bench_core.geomean_line(results)
+    results[2] = bench_core.Result(loops[2], py_ns=1000.0, not_native="line 3: no")
+    line = bench_core.geomean_line(results)
+    assert "over 2/3 kernels (the others not native)" in line and "MISSED" in line
+    assert "n/a, no kernel native (0/1)" in bench_core.geomean_line([results[2]])
+
+
+def test_a_hanging_contender_is_killed_and_reported() -> None:
+    import compare
+    child = "import time; print('{\"start\": 0}', flush=True); time.sleep(60)"
+    run = compare.run_worker([sys.executable, "-c", child], case_timeout=0.5)
+    assert run.hung and run.records == [{"start": 0}]
+
+
+def test_peer_sources_of_the_loop_kernels() -> None:
+    text = open(kernels.__file__, encoding="utf-8").read()
+    typed = sources.typed_cython(text, ["nested_pairs", "crc32_byte"])
+    assert "cdef long long i\n" in typed and "cdef long long j\n" in typed and "cdef long long _\n" in typed
+    annotated = sources.annotated(text, ["is_leap", "sign", "gcd"])
+    assert "def is_leap(y: int) -> bool:" in annotated  # -> int would turn True into 1
+    assert "def sign(x: int) -> int:" in annotated and "def gcd(a: int, b: int) -> int:" in annotated
