@@ -62,13 +62,16 @@ class JitSourceFileLoader(SourceFileLoader):
         try:
             return compile_transformed(data, path, _optimize)
         except SyntaxError:
-            # Let the plain compile raise the genuine error, exactly as without the hook.
-            code = super().source_to_code(data, path, _optimize=_optimize)
-            log.warning("jitimport: transformed code of %s did not compile; it runs as plain Python", path)
-            return code
+            syntax_error = True
         except Exception as exc:
+            syntax_error = False
             log.warning(
                 "jitimport: could not transform %s (%s: %s); the module runs as plain Python",
                 path, type(exc).__name__, exc,
             )
-        return super().source_to_code(data, path, _optimize=_optimize)
+        # The plain compile runs outside the handlers, so a genuine SyntaxError raises exactly as
+        # without the hook, not chained to the transform's ("During handling of the above exception").
+        code = super().source_to_code(data, path, _optimize=_optimize)
+        if syntax_error:
+            log.warning("jitimport: transformed code of %s did not compile; it runs as plain Python", path)
+        return code
