@@ -21,8 +21,14 @@ _DISABLE_VALUES = ("1", "true", "yes", "on")
 
 
 def disabled_by_environment() -> bool:
-    """``JITIMPORT_DISABLE=1``: the documented kill switch (e.g. to measure coverage)."""
-    return os.environ.get(DISABLE_ENV, "").strip().lower() in _DISABLE_VALUES
+    """``JITIMPORT_DISABLE=1``: the documented kill switch (e.g. to measure coverage).
+
+    Parsed by ``jitimport.config`` like every other entry point: an
+    unrecognised value warns once and counts as set.
+    """
+    from . import config
+
+    return config.flag(config.DISABLE)
 
 
 def _platform_reason() -> str | None:

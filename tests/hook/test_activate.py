@@ -7,6 +7,7 @@ import sys
 import pytest
 
 import jitimport
+from jitimport import config
 from jitimport.__main__ import main
 from jitimport.hook import activate
 from jitimport.hook.finder import JitFinder
@@ -62,7 +63,7 @@ def test_kill_switch(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
 
 def test_unsupported_platform_warns_once(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(activate, "_unsupported_reason", lambda: "not x86-64 (test)")
-    monkeypatch.setattr(activate, "_platform_warned", False)
+    monkeypatch.setattr(config, "_warned", {})
     with caplog.at_level(logging.WARNING, logger="jitimport"):
         assert not jitimport.install().active
         assert not jitimport.install().active

@@ -8,6 +8,8 @@ import zipfile
 
 import pytest
 
+from jitimport.hook.transform import SWAP_MARKER
+
 from ._util import INSTALLED, PACKAGE_PARENT, REPO, base_env, run, run_code
 
 GEO = '''
@@ -172,8 +174,10 @@ def test_env_activation_through_pth(tree, pth_python: str) -> None:
     assert on.stdout == "True True\nTrue True\n" and on.stderr == ""
     off = run_code("import sys; print('jitimport' in sys.modules)", cwd, base_env(), python=pth_python).ok()
     assert off.stdout == "False\n"  # nothing imported when JITIMPORT is unset
-    zero = run_code("import sys; print('jitimport' in sys.modules)", cwd, base_env(JITIMPORT="0"), python=pth_python)
-    assert zero.ok().stdout == "False\n" and zero.stderr == ""
+    for value in ("0", "off", " False "):  # parsed by jitimport.config: recognised, so no warning
+        zero = run_code("import jitimport.hook.activate as a; print(a.is_installed())", cwd,
+                        base_env(JITIMPORT=value), python=pth_python)
+        assert zero.ok().stdout == "False\n" and zero.stderr == ""
     bad = run(["main.py"], cwd, base_env(JITIMPORT="yes please"), python=pth_python).ok()
     assert bad.stdout == "False False\n"
     assert bad.stderr.count("JITIMPORT='yes please' is not recognised") == 1
@@ -219,7 +223,7 @@ def test_import_kinds_behave_as_without_hook(tree) -> None:
         zf.writestr("zipped.py", "# minijit: native" + fn)
     plain = run(["probe.py", "plain"], cwd).ok().lines
     hooked = run(["probe.py", "hook"], cwd).ok().lines
-    jit_cached = lambda line: line.replace(".jitimport-t2.pyc", ".pyc").replace("JitSourceFileLoader", "SourceFileLoader")
+    jit_cached = lambda line: line.replace(".jitimport-t3.pyc", ".pyc").replace("JitSourceFileLoader", "SourceFileLoader")
     # Namespace package, plain submodules and the zip import are identical; pragma modules only
     # differ in their loader class and cache file.
     assert [jit_cached(line) for line in hooked[:-1]] == plain[:-1]
@@ -346,12 +350,12 @@ def test_pyc_cache_uses_its_own_tag(tree) -> None:
     tag = sys.implementation.cache_tag
     cache = cwd / "__pycache__"
     assert run(["-c", check, "hook"], cwd, env).ok().stdout == "True\n"
-    jit_pyc = cache / f"geo.{tag}.jitimport-t2.pyc"
+    jit_pyc = cache / f"geo.{tag}.jitimport-t3.pyc"
     assert jit_pyc.exists() and not (cache / f"geo.{tag}.pyc").exists()
     assert run(["-c", check, "plain"], cwd, env).ok().stdout == "False\n"
     plain_code = marshal.loads((cache / f"geo.{tag}.pyc").read_bytes()[16:])
-    assert "__jitimport_swap__" not in plain_code.co_names
-    assert "__jitimport_swap__" in marshal.loads(jit_pyc.read_bytes()[16:]).co_names
+    assert SWAP_MARKER not in plain_code.co_consts
+    assert SWAP_MARKER in marshal.loads(jit_pyc.read_bytes()[16:]).co_consts  # cached unbound: it marshals
     stamp = jit_pyc.stat().st_mtime_ns
     assert run(["-c", check, "hook"], cwd, env).ok().stdout == "True\n"
     assert jit_pyc.stat().st_mtime_ns == stamp  # loaded from the cache, not rewritten

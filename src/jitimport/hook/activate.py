@@ -10,8 +10,9 @@
   get a warning.
 * ``include=[...]`` compiles modules without the pragma, through wrapt's
   post-import hooks (wrapt is imported only when ``include`` is used).
-* ``JITIMPORT_DISABLE`` makes all of this a no-op; an unsupported platform
-  gets one warning and everything stays Python.
+* ``JITIMPORT_DISABLE`` makes all of this a no-op, and so does an
+  unsupported platform; either gets one warning per process (shared with
+  ``@jit``, see ``config.warn_once``) and everything stays Python.
 """
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ from importlib.machinery import SourceFileLoader
 from types import FunctionType, ModuleType
 from typing import Iterable
 
+from .. import config
 from . import reporting as _report
-from .env import env_flag
+from .classbody import implicit_wrapper
 from .finder import JitFinder
 
 log = logging.getLogger("jitimport")
@@ -34,7 +36,6 @@ _handles = 0
 _generation = 0
 _include: set[str] = set()
 _registered_include: set[str] = set()
-_platform_warned = False
 
 
 class Handle:
@@ -83,6 +84,12 @@ def _unsupported_reason() -> str | None:
         return f"platform check failed: {type(exc).__name__}: {exc}"
 
 
+def _warn_unavailable(reason: str) -> None:
+    config.warn_once(
+        config.UNAVAILABLE, f"jitimport: native code is not available here ({reason}); everything runs as plain Python",
+    )
+
+
 def is_installed() -> bool:
     """True while the finder is on ``sys.meta_path``."""
     return _finder is not None and any(f is _finder for f in sys.meta_path)
@@ -90,21 +97,21 @@ def is_installed() -> bool:
 
 def install(include: Iterable[str] | None = None) -> Handle:
     """Activate the import hook; see the module docstring for the exact semantics."""
-    global _finder, _handles, _platform_warned
+    global _finder, _handles
     if isinstance(include, str):
         include = [include]
     names = [n for n in (include or ()) if n]
-    if env_flag("JITIMPORT_REPORT"):
+    _report.mark_requested()
+    if config.flag(config.REPORT):
         _report.print_at_exit()
-    if env_flag("JITIMPORT_DISABLE", unrecognised=True):
-        _report.note("disabled by JITIMPORT_DISABLE: everything runs as plain Python")
+    if config.flag(config.DISABLE):
+        reason = f"disabled by {config.DISABLE.name}"
+        _warn_unavailable(reason)
+        _report.note(f"{reason}: everything runs as plain Python")
         return Handle(False, _generation)
     reason = _unsupported_reason()
     if reason is not None:
-        with _lock:
-            if not _platform_warned:
-                _platform_warned = True
-                log.warning("jitimport: native code is not available here (%s); everything runs as plain Python", reason)
+        _warn_unavailable(reason)
         _report.note(f"native code unavailable: {reason}")
         return Handle(False, _generation)
     with _lock:
@@ -235,6 +242,8 @@ def _discover(module: ModuleType) -> list[tuple[str, str | None]]:
 
     def walk(ns: dict, prefix: str, depth: int) -> None:
         for key, value in list(ns.items()):
+            if implicit_wrapper(key, in_class_body=bool(prefix)) is not None:
+                continue  # Python wraps these itself: never swapped (see classbody)
             raw = value.__func__ if isinstance(value, staticmethod) else value
             if type(raw) is FunctionType and raw.__module__ == module.__name__ \
                     and raw.__qualname__ == prefix + key and not hasattr(raw, "__wrapped__"):

@@ -5,9 +5,12 @@ what it must:
 
 * ``source_to_code`` compiles the JIT-transformed AST (see ``transform``);
   any failure of the transform falls back to the plain compile, so a syntax
-  error raises exactly the ``SyntaxError`` that plain Python raises.
+  error raises exactly the ``SyntaxError`` that plain Python raises.  Its
+  code still holds the transform's marker constants, so it can be cached.
+* ``get_code`` binds those markers to the runtime (``transform.bind_runtime``)
+  on the way out, whether the code came from the cache or from the source.
 * ``get_data`` / ``set_data`` redirect the *bytecode* path (and only that
-  path) from ``mod.cpython-312.pyc`` to ``mod.cpython-312.jitimport-t2.pyc``.
+  path) from ``mod.cpython-312.pyc`` to ``mod.cpython-312.jitimport-t3.pyc``.
   The inherited ``get_code`` keeps doing all of the pyc validation and
   writing; a run without the hook never sees the transformed bytecode, and a
   run with it never reuses a plain pyc.
@@ -20,7 +23,7 @@ import logging
 from importlib.machinery import SourceFileLoader
 from importlib.util import cache_from_source
 
-from .transform import TRANSFORM_VERSION, compile_transformed
+from .transform import TRANSFORM_VERSION, bind_runtime, transform_to_code
 
 log = logging.getLogger("jitimport")
 
@@ -29,7 +32,7 @@ CACHE_TAG = f"jitimport-t{TRANSFORM_VERSION}"
 
 
 def jit_cache_path(standard: str) -> str:
-    """``x/__pycache__/m.cpython-312.pyc`` -> ``x/__pycache__/m.cpython-312.jitimport-t2.pyc``."""
+    """``x/__pycache__/m.cpython-312.pyc`` -> ``x/__pycache__/m.cpython-312.jitimport-t3.pyc``."""
     base = standard[:-4] if standard.endswith(".pyc") else standard
     return f"{base}.{CACHE_TAG}.pyc"
 
@@ -58,9 +61,22 @@ class JitSourceFileLoader(SourceFileLoader):
     def set_data(self, path: str, data: bytes, *, _mode: int = 0o666) -> None:
         super().set_data(self._redirect(path), data, _mode=_mode)
 
+    def get_code(self, fullname: str):  # type: ignore[override]
+        code = super().get_code(fullname)
+        if code is None:
+            return None
+        try:
+            return bind_runtime(code)
+        except Exception as exc:  # unbound markers cannot run: the plain module instead
+            log.warning(
+                "jitimport: could not bind the transformed code of %s (%s: %s); the module runs as plain Python",
+                self.path, type(exc).__name__, exc,
+            )
+            return super().source_to_code(self.get_data(self.path), self.path)
+
     def source_to_code(self, data, path, *, _optimize=-1):  # type: ignore[override]
         try:
-            return compile_transformed(data, path, _optimize)
+            return transform_to_code(data, path, _optimize)
         except SyntaxError:
             syntax_error = True
         except Exception as exc:

@@ -1,8 +1,11 @@
 """What became native and what stayed Python, as data (``report()``) and as text at exit.
 
-Records are appended by the swap decorator, the post-import ``include=`` hook
-and the install-time pass over already-imported modules.  The store is a plain
-list behind a lock: imports can happen on several threads at once.
+Records come from the swap decorator, the post-import ``include=`` hook and
+the install-time pass over already-imported modules.  There is one record per
+function, keyed by (module, qualname): a reload replaces the record instead of
+adding one, so a long-running process that reloads modules does not grow.
+The store is a dict behind a lock: imports can happen on several threads at
+once.
 """
 from __future__ import annotations
 
@@ -21,14 +24,22 @@ class FunctionReport(NamedTuple):
 
 
 _lock = threading.Lock()
-_records: list[FunctionReport] = []
+#: (module, qualname) -> latest outcome; a dict keeps the first-seen order of its keys.
+_records: dict[tuple[str, str], FunctionReport] = {}
 _notes: list[str] = []
+_requested = False
 
 
 def record(module: str, qualname: str, native: bool, reason: str | None = None) -> None:
-    """Remember the outcome for one function (a later outcome for the same name wins)."""
+    """Remember the outcome for one function (a later outcome for the same name replaces it)."""
     with _lock:
-        _records.append(FunctionReport(module, qualname, native, reason))
+        _records[module, qualname] = FunctionReport(module, qualname, native, reason)
+
+
+def mark_requested() -> None:
+    """``install()`` was called (whatever came of it): the report is about the hook, not its absence."""
+    global _requested
+    _requested = True
 
 
 def note(message: str) -> None:
@@ -41,14 +52,7 @@ def note(message: str) -> None:
 def report() -> list[FunctionReport]:
     """Every function seen so far, latest outcome per (module, qualname), in first-seen order."""
     with _lock:
-        latest: dict[tuple[str, str], FunctionReport] = {}
-        for rec in _records:
-            latest.pop((rec.module, rec.qualname), None)
-            latest[(rec.module, rec.qualname)] = rec
-        order = {}
-        for rec in _records:
-            order.setdefault((rec.module, rec.qualname), len(order))
-    return sorted(latest.values(), key=lambda r: order[(r.module, r.qualname)])
+        return list(_records.values())
 
 
 def format_report() -> str:
@@ -56,6 +60,13 @@ def format_report() -> str:
     rows = report()
     with _lock:
         notes = list(_notes)
+    if not _requested and not rows:
+        lines = [
+            "jitimport report: the import hook is not active in this process, so no module was compiled on import",
+            "  note: activate it with JITIMPORT=1, `python -m jitimport script.py`, or jitimport.install()",
+        ]
+        lines.extend(f"  note: {n}" for n in notes)
+        return "\n".join(lines)
     native = sum(r.native for r in rows)
     lines = [f"jitimport report: {native} function(s) native, {len(rows) - native} kept in Python"]
     lines.extend(f"  note: {n}" for n in notes)

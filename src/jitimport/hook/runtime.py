@@ -1,17 +1,19 @@
 """The functions that JIT-transformed modules call while they execute.
 
-``swap`` is the injected innermost decorator: it returns the native version of
-a function, or the function itself when it is not eligible or when compiling
-it fails for any reason.  It must never raise: a broken compiler may cost
+They are reached through constants bound into the code
+(``transform.bind_runtime``), never through a name.  ``swap`` is the injected
+innermost decorator: it returns the native version of a function, or the
+function itself when it is not eligible or when compiling it fails for any
+reason.  It must never raise: a broken compiler may cost
 speed, never an import.
 """
 from __future__ import annotations
 
 import logging
-import threading
 from types import FunctionType
 from typing import Any, Callable, TypeVar
 
+from .. import config
 from . import reporting as _report
 
 log = logging.getLogger("jitimport")
@@ -35,23 +37,16 @@ def _describe_failure(exc: BaseException) -> str:
     return str(exc)
 
 
-_unavailable_lock = threading.Lock()
-_unavailable_warned = False
-
-
 def _warn_unavailable(exc: BaseException) -> None:
     """Native code became unavailable after install() (e.g. mprotect refused): warn once per process.
 
     install() already warns when it is unavailable from the start; this covers
     memory that is refused later, which would otherwise leave every following
-    function in Python without a word.
+    function in Python without a word.  The once-key is shared with install()
+    and ``@jit``: one cause, one warning.
     """
-    global _unavailable_warned
-    with _unavailable_lock:
-        if _unavailable_warned:
-            return
-        _unavailable_warned = True
-    log.warning("jitimport: %s; functions compiled from now on stay Python", getattr(exc, "reason", exc))
+    reason = getattr(exc, "reason", exc)
+    config.warn_once(config.UNAVAILABLE, f"jitimport: {reason}; functions compiled from now on stay Python")
 
 
 def compile_or_keep(fn: F, module: str | None = None, qualname: str | None = None) -> F:
@@ -88,11 +83,15 @@ def swap(fn: F) -> F:
     return compile_or_keep(fn)
 
 
-def keep(module: str, qualname: str, reason: str) -> Callable[[F], F]:
-    """Injected outermost decorator for functions left alone on purpose: records why."""
+def keep(qualname: str, reason: str) -> Callable[[F], F]:
+    """Injected innermost decorator for functions left alone on purpose: records why.
 
-    def record(obj: F) -> F:
-        _report.record(module, qualname, False, reason)
-        return obj
+    It receives the plain function, whose ``__module__`` is the module's
+    ``__name__`` (read from the globals, whatever a class namespace holds).
+    """
+
+    def record(fn: F) -> F:
+        _report.record(getattr(fn, "__module__", None) or "?", qualname, False, reason)
+        return fn
 
     return record

@@ -6,32 +6,54 @@ arguments and a script's own ``main()`` all capture the object that the name
 holds *when that line runs*.  So every candidate ``def`` gets an injected
 innermost decorator::
 
-    @staticmethod            # kept, still outermost
-    @__jitimport_swap__      # injected: compile_native(fn) or fn unchanged
+    @staticmethod              # kept, still outermost
+    @(MARK, "swap")            # injected constant, bound to runtime.swap
     def area(w, h): ...
+
+**How the injected decorators reach the runtime.**  The decorator is not a
+name but a *constant* (a marker tuple, see ``MARK``) embedded in the code
+object.  A name would be looked up in whatever the code runs in: a class body's namespace
+comes from its metaclass's ``__prepare__`` and can answer anything (a
+``defaultdict(int)`` answers ``0``), and a module global would be visible to
+the module while it runs.  A constant involves no lookup at all.  The marker
+tuples are what the cached ``.pyc`` holds (they marshal);
+:func:`bind_runtime` replaces them with the runtime's functions right before
+the code runs (``JitSourceFileLoader.get_code`` does it, and so must anything
+else that executes transformed code).  A marker is a tuple whose first item
+starts with a NUL character: a literal equal to one would have to be written
+on purpose.
 
 Candidates are undecorated functions (or functions whose only decorator is
 ``@staticmethod``) at module level and in class bodies, including those under
 module-level ``if``/``try``/``with`` blocks.  Nested functions are never
-touched.  Functions that are left alone on purpose (``# minijit: skip`` on the
-def line, other decorators, ``async def``) get an *identity* decorator
-``__jitimport_keep__`` that only records why, so the report can list them even
-when the module comes from the pyc cache.  All injected nodes reuse existing
-line numbers, so tracebacks and ``inspect.getsource`` are unchanged.
+touched, nor are ``__init_subclass__``, ``__class_getitem__`` and ``__new__``
+in a class body (see :mod:`.classbody`).  Functions that are left alone on
+purpose (``# minijit: skip`` on the def line, other decorators, ``async def``,
+those three names) get an innermost *identity* decorator (a ``keep`` marker
+carrying the qualname and the reason) that only records why, so the report
+can list them even when the module comes from the pyc cache.  All injected
+nodes reuse the ``def`` line, so tracebacks, ``inspect.getsource`` and line
+tracing are unchanged.
 """
 from __future__ import annotations
 
 import ast
 import io
 import tokenize
+from types import CodeType
+from typing import Callable
 
+from .classbody import implicit_wrapper, left_alone_reason
 from .pragma import is_skip_comment
 
-SWAP_NAME = "__jitimport_swap__"
-KEEP_NAME = "__jitimport_keep__"
-RUNTIME_MODULE = "jitimport.hook.runtime"
+#: First item of every injected marker constant (a NUL: never in a literal of real source).
+MARK = "\x00jitimport"
+#: The marker decorator of a function to swap; bound to ``runtime.swap``.
+SWAP_MARKER = (MARK, "swap")
+#: ``(MARK, "keep", qualname, reason)``: bound to ``runtime.keep(qualname, reason)``.
+KEEP = "keep"
 #: Bump whenever the generated code changes: it is part of the pyc cache tag.
-TRANSFORM_VERSION = 2
+TRANSFORM_VERSION = 3
 
 # Block statements whose bodies still run at module / class-body level.
 _BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers")
@@ -105,10 +127,13 @@ class _Rewriter:
         qualname = prefix + node.name
         decorators = node.decorator_list
         reason: str | None = None
+        wrapper = implicit_wrapper(node.name, in_class_body=bool(prefix))
         if _def_has_skip(node, self.skips):
             reason = "skipped by '# minijit: skip'"
         elif isinstance(node, ast.AsyncFunctionDef):
             reason = "async def is not compiled"
+        elif wrapper is not None:
+            reason = left_alone_reason(node.name, wrapper)
         else:
             others = [d for d in decorators if not _is_staticmethod(d)]
             if others:
@@ -116,64 +141,22 @@ class _Rewriter:
         self.plan.append((qualname, reason))
         if not self.mutate:
             return
+        marker = SWAP_MARKER if reason is None else (MARK, KEEP, qualname, reason)
+        decorator = ast.Constant(marker)
+        ast.copy_location(decorator, node)
+        decorator.end_lineno, decorator.end_col_offset = node.lineno, node.col_offset
+        decorators.append(decorator)  # last == innermost, applied first, to the plain function
         if reason is None:
-            swap = ast.Name(id=SWAP_NAME, ctx=ast.Load())
-            ast.copy_location(swap, node)
-            swap.end_lineno, swap.end_col_offset = node.lineno, node.col_offset
-            decorators.append(swap)  # last == innermost, applied first
             self.swapped += 1
-            return
-        anchor = decorators[0] if decorators else node
-        keep = ast.Call(
-            func=ast.Name(id=KEEP_NAME, ctx=ast.Load()),
-            args=[ast.Name(id="__name__", ctx=ast.Load()), ast.Constant(qualname), ast.Constant(reason)],
-            keywords=[],
-        )
-        for sub in ast.walk(keep):
-            ast.copy_location(sub, anchor)
-            sub.end_lineno, sub.end_col_offset = anchor.lineno, anchor.col_offset
-        decorators.insert(0, keep)  # first == outermost: sees the final object
-        self.kept += 1
-
-
-def _insert_index(body: list[ast.stmt]) -> int:
-    """Index after the docstring and ``from __future__`` imports."""
-    i = 0
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str):
-        i = 1
-    while i < len(body) and isinstance(body[i], ast.ImportFrom) and body[i].module == "__future__":
-        i += 1
-    return i
+        else:
+            self.kept += 1
 
 
 def transform_tree(tree: ast.Module, source: bytes) -> bool:
     """Rewrite ``tree`` in place; returns False when there was nothing to do."""
     rewriter = _Rewriter(skip_lines(source))
     rewriter.visit_body(tree.body, "")
-    if not (rewriter.swapped or rewriter.kept):
-        return False
-    body = tree.body
-    idx = _insert_index(body)
-    anchor = body[idx] if idx < len(body) else body[-1]
-    imp = ast.ImportFrom(
-        module=RUNTIME_MODULE,
-        names=[ast.alias(name="swap", asname=SWAP_NAME), ast.alias(name="keep", asname=KEEP_NAME)],
-        level=0,
-    )
-    last = body[-1]
-    delete = ast.Delete(targets=[ast.Name(id=SWAP_NAME, ctx=ast.Del()), ast.Name(id=KEEP_NAME, ctx=ast.Del())])
-    for node, where in ((imp, anchor), (delete, last)):
-        # The start line of a statement that runs anyway: the last statement's *end* line
-        # can be a native function's body, which line tracing (coverage) must not see run.
-        line = where.lineno
-        for sub in ast.walk(node):
-            if hasattr(sub, "lineno") or isinstance(sub, (ast.stmt, ast.expr, ast.alias)):
-                sub.lineno = sub.end_lineno = line
-                sub.col_offset = sub.end_col_offset = 0
-    body.insert(idx, imp)
-    body.append(delete)
-    return True
+    return bool(rewriter.swapped or rewriter.kept)
 
 
 def plan_functions(source: bytes | str) -> list[tuple[str, str | None]]:
@@ -185,8 +168,55 @@ def plan_functions(source: bytes | str) -> list[tuple[str, str | None]]:
     return rewriter.plan
 
 
-def compile_transformed(source: bytes, filename: str, optimize: int = -1):
-    """Parse, rewrite and compile ``source``; raises on any problem (caller falls back)."""
+def transform_to_code(source: bytes, filename: str, optimize: int = -1) -> CodeType:
+    """Parse, rewrite and compile ``source`` with *unbound* markers (what the pyc cache stores).
+
+    Raises on any problem (the loader falls back to the plain compile).
+    """
     tree = compile(source, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True, optimize=optimize)
     transform_tree(tree, source)
     return compile(tree, filename, "exec", dont_inherit=True, optimize=optimize)
+
+
+def bind_runtime(code: CodeType) -> CodeType:
+    """``code`` with every marker constant replaced by the runtime function it stands for.
+
+    Code without markers (plain Python, or a module whose transform failed) is
+    returned as it is.  The result cannot be marshalled: bind right before
+    executing, never before caching.
+    """
+    from . import runtime
+
+    def bind(marker: tuple) -> Callable[..., object] | None:
+        if marker == SWAP_MARKER:
+            return runtime.swap
+        if len(marker) == 4 and marker[1] == KEEP:
+            return runtime.keep(marker[2], marker[3])
+        return None
+
+    return _replace_markers(code, bind)
+
+
+def _replace_markers(code: CodeType, bind: Callable[[tuple], object | None]) -> CodeType:
+    # Markers sit in module and class-body code objects, which can be nested in
+    # any other code object (a class in a function, a 3.12 generic class's
+    # annotation scope): walk them all.
+    consts = list(code.co_consts)
+    changed = False
+    for i, const in enumerate(consts):
+        if type(const) is tuple and const and const[0] == MARK:
+            bound = bind(const)
+            if bound is not None:
+                consts[i] = bound
+                changed = True
+        elif type(const) is CodeType:
+            inner = _replace_markers(const, bind)
+            if inner is not const:
+                consts[i] = inner
+                changed = True
+    return code.replace(co_consts=tuple(consts)) if changed else code
+
+
+def compile_transformed(source: bytes, filename: str, optimize: int = -1) -> CodeType:
+    """Parse, rewrite, compile and bind ``source``: code ready to ``exec`` (never to marshal)."""
+    return bind_runtime(transform_to_code(source, filename, optimize))
