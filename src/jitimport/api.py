@@ -2,15 +2,20 @@
 
 Kept apart from :mod:`jitimport.compiler` (the pipeline itself) so that the
 decorator and the introspection helpers can be reached without loading the
-compiler.
+compiler.  Nothing here imports a module that needs ``ctypes`` until native
+code is known to be available: where ``ctypes`` cannot be imported (a 3.12
+isolated subinterpreter), ``@jit`` still works and leaves functions in Python.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar, overload
+import sys
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
-from . import native
-from .compiler import CompileInfo, compile_native
 from .errors import NotCompilable, UnsupportedPlatform
+from .support import unsupported_reason
+
+if TYPE_CHECKING:
+    from .compiler import CompileInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,40 +34,13 @@ def jit(fn: Any = None, *, strict: bool = False) -> Any:
 
     An ineligible function is returned unchanged, with the reason recorded
     (see :func:`info`); ``@jit(strict=True)`` raises :class:`NotCompilable`
-    instead.  When native code is unavailable (an unsupported platform,
-    ``JITIMPORT_DISABLE=1``) functions stay Python even with ``strict=True``,
-    and the first one logs one warning on the ``jitimport`` logger (once per
-    process, shared with the import hook, see ``config.warn_once``).
-
-    ``__init_subclass__``, ``__class_getitem__`` and ``__new__`` written in a
-    class body are left alone like other ineligible functions: Python makes
-    them a classmethod / staticmethod only when they are plain functions
-    (``jitimport.hook.classbody``), so a native there would be called
-    wrongly.
+    instead.  On an unsupported platform (or with ``JITIMPORT_DISABLE=1``)
+    functions stay Python even with ``strict=True``.
     """
     def decorate(func: F) -> F:
-        from types import FunctionType
-
-        from .hook.classbody import implicit_wrapper, left_alone_reason, qualname_in_class_body
-
-        if type(func) is FunctionType:
-            wrapper = implicit_wrapper(func.__name__, qualname_in_class_body(func.__qualname__))
-            if wrapper is not None:
-                reason = left_alone_reason(func.__name__, wrapper)
-                if strict:
-                    raise NotCompilable(
-                        f"{reason} (to compile it anyway: {func.__name__} = "
-                        f"{wrapper}(jitimport.compile_native(function)))",
-                        func.__code__.co_filename, func.__code__.co_firstlineno,
-                    )
-                _record_reason(func, reason)
-                return func
         try:
             return compile_native(func)
         except UnsupportedPlatform as exc:
-            from . import config
-
-            config.warn_once(config.UNAVAILABLE, f"jitimport: {exc.reason}; @jit leaves functions in Python")
             _record_reason(func, str(exc))
             return func
         except NotCompilable as exc:
@@ -76,6 +54,30 @@ def jit(fn: Any = None, *, strict: bool = False) -> Any:
     return decorate(fn)
 
 
+def compile_native(fn: F) -> F:
+    """Return a native version of ``fn``, or raise :class:`NotCompilable` saying why.
+
+    The native callable computes exactly what ``fn`` computes, falling back to
+    ``fn`` for every case the machine code does not handle.  This is
+    :func:`jitimport.compiler.compile_native`, loaded only once the platform
+    probe says native code can run: the compiler needs ``ctypes``, and where it
+    cannot be loaded the answer must be :class:`UnsupportedPlatform`, not an
+    ImportError.
+    """
+    reason = unsupported_reason()
+    if reason is not None:
+        code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+        raise UnsupportedPlatform(f"native code is not available: {reason}",
+                                  getattr(code, "co_filename", None), getattr(code, "co_firstlineno", None))
+    from . import compiler
+    return compiler.compile_native(fn)
+
+
+def _native_module() -> Any:
+    """``jitimport.native`` if it was loaded; if not, no native object exists yet."""
+    return sys.modules.get(__package__ + ".native")
+
+
 def _record_reason(func: Any, reason: str) -> None:
     target = func.__func__ if isinstance(func, staticmethod) else func
     try:
@@ -87,10 +89,12 @@ def _record_reason(func: Any, reason: str) -> None:
 def info(obj: Any) -> CompileInfo:
     """Whether ``obj`` is native, and if so its code size, argument count, IR and timings."""
     target = obj.__func__ if isinstance(obj, staticmethod) else obj
-    if native.is_native(target):
-        return target.__dict__["__jitimport__"]["info"]
+    native = _native_module()
+    if native is not None and native.is_native(target):
+        return native.metadata(target)["info"]
     reason = getattr(target, _JIT_REASON, None) or "not compiled"
     name = getattr(target, "__qualname__", repr(target))
+    from .compiler import CompileInfo
     return CompileInfo(compiled=False, reason=reason, name=name)
 
 
@@ -100,7 +104,7 @@ def disassemble(obj: Any) -> str:
     if not details.compiled:
         raise NotCompilable(f"{details.name} is not native: {details.reason}")
     target = obj.__func__ if isinstance(obj, staticmethod) else obj
-    code = native.code_block(target).read()
+    code = _native_module().code_block(target).read()
     lines = [f"; {details.name}: {details.code_size} bytes at {details.address:#x}"]
     try:
         import capstone  # optional: pip install jitimport[disasm]

@@ -10,11 +10,10 @@ import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
-from . import capi, native, versions
-from .backend.codegen import Runtime, generate
-from .backend.stubs import DECODER_MODES, decoder_stub
+from . import native, versions
+from .backend.codegen import generate
 from .errors import NotCompilable, UnsupportedPlatform
-from .execmem import CodeBlock, ExecMemoryError, default_arena
+from .execmem import ExecMemoryError, default_arena
 from .frontend import build_ir
 from .ir import Function
 from .optimizer import optimize
@@ -51,7 +50,7 @@ class CompileInfo:
             return []
         table = versions.current()
         assert table is not None
-        return generate(self.optimized_function, table.long_layout, _runtime(),
+        return generate(self.optimized_function, table.long_layout, native.runtime(),
                         self.original_address).listing()
 
     @property
@@ -63,29 +62,6 @@ class CompileInfo:
     def optimized_ir(self) -> str:
         """The IR after optimization, as the backend compiled it."""
         return str(self.optimized_function) if self.optimized_function is not None else ""
-
-
-_runtime_cache: Runtime | None = None
-_shared_stubs: list[CodeBlock] = []  # the shared decoders live as long as the process
-
-
-def _runtime() -> Runtime:
-    """Addresses the generated code uses; the shared int decoders are installed once."""
-    global _runtime_cache
-    if _runtime_cache is None:
-        api = capi.capi()
-        table = versions.current()
-        assert table is not None
-        decoders = {}
-        for mode in DECODER_MODES:
-            block = default_arena().install(decoder_stub(mode, table.long_layout, api.PyLong_Type))
-            _shared_stubs.append(block)
-            decoders[mode] = block.address
-        _runtime_cache = Runtime(
-            long_type=api.PyLong_Type, vectorcall=api.PyObject_Vectorcall,
-            long_from_long=api.PyLong_FromLong, long_from_unsigned=api.PyLong_FromUnsignedLongLong,
-            decoders=decoders)
-    return _runtime_cache
 
 
 def _where(fn: object) -> tuple[str | None, int | None]:
@@ -119,7 +95,7 @@ def compile_native(fn: F) -> F:
     ir_fn = build_ir(fn, table)
     optimized = optimize(ir_fn)
     try:
-        machine = generate(optimized, table.long_layout, _runtime(), id(fn))
+        machine = generate(optimized, table.long_layout, native.runtime(), id(fn))
         block = default_arena().install(machine.code)
     except ExecMemoryError as exc:
         raise UnsupportedPlatform(f"executable memory is not available: {exc}", *_where(fn)) from None

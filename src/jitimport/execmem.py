@@ -11,7 +11,14 @@ GIL: while it runs no other thread runs Python or jitimport code (jitimport's
 machine code never releases the GIL, and leaves by tail calls).
 
 A :class:`CodeBlock` owns its bytes; when the last reference goes, its space
-is released and a chunk that holds no live block is unmapped.
+is released and a chunk that holds no live block is unmapped.  The owner is an
+``int`` (the code's address) that the cyclic garbage collector does not track,
+so its finalizer never runs in a collector batch: it runs only when the last
+reference is dropped, i.e. when the native object holding it is cleared or
+deallocated, and never while any finalizer can still reach that native.  Its
+size, chunk and the objects kept alive with it live in the arena, keyed by
+address.  Code installed as *permanent* (the stubs every native shares) is
+never released, and its chunk is never unmapped.
 """
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ import ctypes
 import mmap as _mmap_consts
 import os
 import threading
+from typing import Any
 
 PAGE_SIZE = _mmap_consts.PAGESIZE
 CHUNK_SIZE = 64 * 1024
@@ -125,29 +133,88 @@ class Chunk:
         self.broken = False
 
 
-class CodeBlock:
-    """Installed machine code; its memory lives exactly as long as this object."""
+class CodeBlock(int):
+    """Owner of installed machine code; its value is the code's address.
 
-    __slots__ = ("address", "size", "_chunk", "_arena", "__weakref__")
+    The code (and its space in the chunk) lives exactly as long as this object.
+    Instances are untracked by the cyclic garbage collector (they refer to
+    nothing but their type), so ``__del__`` is never called as part of a
+    collected cycle's finalizer batch, where another object's ``__del__`` in
+    the same batch could still call the native holding it.  Each arena has its
+    own subclass whose ``arena`` attribute leads back to it, so a live block
+    keeps its arena alive even after module globals are cleared at exit.
 
-    def __init__(self, address: int, size: int, chunk: Chunk, arena: CodeArena) -> None:
-        self.address = address
-        self.size = size
-        self._chunk = chunk
-        self._arena = arena
+    A block cannot be created, copied or pickled from Python: a second owner
+    of the same address would release the code twice.
+    """
+
+    __slots__ = ()
+    arena: CodeArena
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> CodeBlock:
+        raise TypeError("CodeBlock objects are created by CodeArena.install()")
+
+    @property
+    def address(self) -> int:
+        return int(self)
+
+    @property
+    def size(self) -> int:
+        return self.arena._record(self).size
+
+    @property
+    def kept(self) -> tuple[object, ...]:
+        """The objects kept alive as long as the code (``install(..., keep=...)``)."""
+        return self.arena._record(self).keep
 
     def read(self) -> bytes:
         """The installed bytes (for disassembly and tests)."""
-        return ctypes.string_at(self.address, self.size)
+        return ctypes.string_at(int(self), self.size)
+
+    def __repr__(self) -> str:
+        return f"<CodeBlock at {int(self):#x}>"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("installed machine code cannot be pickled")
+
+    def __copy__(self) -> CodeBlock:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CodeBlock:
+        return self
 
     def __del__(self) -> None:
-        arena = self._arena
-        if arena is not None:
-            self._arena = None
-            try:
-                arena._release(self._chunk)
-            except Exception:  # interpreter shutdown: the memory goes with the process
-                pass
+        try:
+            self.arena._release(self)
+        except Exception:  # interpreter shutdown: the memory goes with the process
+            pass
+
+
+class _BlockRecord:
+    """What the arena knows about one installed block."""
+
+    __slots__ = ("owner_id", "size", "chunk", "keep", "permanent")
+
+    def __init__(self, owner_id: int, size: int, chunk: Chunk, keep: tuple[object, ...],
+                 permanent: bool) -> None:
+        #: ``id`` of the one CodeBlock allowed to release this code.
+        self.owner_id = owner_id
+        self.size = size
+        self.chunk = chunk
+        #: Python objects the code uses (e.g. a data buffer it reads), released with it.
+        self.keep = keep
+        #: Never released (shared stubs): the chunk's ``live`` count keeps it mapped.
+        self.permanent = permanent
+
+
+def _untracker() -> Any:
+    untrack = ctypes.pythonapi.PyObject_GC_UnTrack
+    untrack.argtypes = [ctypes.py_object]
+    untrack.restype = None
+    return untrack
+
+
+_gc_untrack = _untracker()
 
 
 class CodeArena:
@@ -159,15 +226,27 @@ class CodeArena:
         self._current: Chunk | None = None
         self._lock = threading.RLock()
         self.mapped_bytes = 0
+        #: Live blocks by code address.
+        self._blocks: dict[int, _BlockRecord] = {}
+        self._block_type: type[CodeBlock] = type("CodeBlock", (CodeBlock,),
+                                                 {"__slots__": (), "arena": self,
+                                                  "__module__": __name__})
 
-    def install(self, code: bytes) -> CodeBlock:
+    def install(self, code: bytes, keep: tuple[object, ...] = (), permanent: bool = False) -> CodeBlock:
         """Copy ``code`` into executable memory and return its owner.
+
+        ``keep``: objects the code needs (e.g. a writable ctypes buffer it reads),
+        kept alive exactly as long as the code.  They must not refer back to the
+        native object, or neither is ever freed.  ``permanent``: the code is never
+        released and its chunk never unmapped, whatever happens to the owner (code
+        shared by every native, which must outlive them all, even at exit).
 
         The space is reserved (``used`` bumped, the block counted live) before any
         Python-level call, so an install re-entered on this thread (a signal handler,
         a finalizer) gets other space, and a release cannot recycle this one.  A fresh
         chunk becomes the current one only once it is executable.
         """
+        keep = tuple(keep)
         size = max(len(code), 1)
         with self._lock:
             chunk = self._current
@@ -193,7 +272,24 @@ class CodeArena:
             if fresh:
                 self._retire_current()
                 self._current = chunk
-            return CodeBlock(addr, len(code), chunk, self)
+            block = int.__new__(self._block_type, addr)
+            _gc_untrack(block)
+            self._blocks[addr] = _BlockRecord(id(block), len(code), chunk, keep, permanent)
+            return block
+
+    def live_blocks(self) -> int:
+        """How many blocks are installed and not yet released (permanent ones included)."""
+        return len(self._blocks)
+
+    def is_live(self, address: int) -> bool:
+        """Is code installed at ``address`` and not released?"""
+        return address in self._blocks
+
+    def _record(self, block: CodeBlock) -> _BlockRecord:
+        record = self._blocks.get(int(block))
+        if record is None or record.owner_id != id(block):
+            raise ValueError(f"{block!r} is not live in this arena")
+        return record
 
     def _new_chunk(self, size: int) -> Chunk:
         length = max(self._chunk_size, (size + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE)
@@ -211,8 +307,14 @@ class CodeArena:
         self._memory.unmap(chunk.address, chunk.size)
         self.mapped_bytes -= chunk.size
 
-    def _release(self, chunk: Chunk) -> None:
+    def _release(self, block: CodeBlock) -> None:
+        """The owner is being deallocated: free its space (unless permanent) and its kept objects."""
         with self._lock:
+            record = self._blocks.get(int(block))
+            if record is None or record.owner_id != id(block) or record.permanent:
+                return
+            del self._blocks[int(block)]
+            chunk = record.chunk
             chunk.live -= 1
             if chunk.live:
                 return
@@ -223,11 +325,14 @@ class CodeArena:
 
 
 _default_arena: CodeArena | None = None
+_default_arena_lock = threading.Lock()
 
 
 def default_arena() -> CodeArena:
-    """The process-wide arena (created on first use)."""
+    """The process-wide arena (created on first use, once even when threads race)."""
     global _default_arena
     if _default_arena is None:
-        _default_arena = CodeArena()
+        with _default_arena_lock:
+            if _default_arena is None:
+                _default_arena = CodeArena()
     return _default_arena

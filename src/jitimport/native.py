@@ -14,25 +14,49 @@ foreign call and no Python frame in between.  Everything Python-level here
 for introspection and never on the call path.
 
 The slot holding the Python original (``_fallback``, used by the machine code
-for every case it does not handle) and the slot holding the code's memory
-(``_code``) are hidden from Python so they cannot be deleted under the
-machine code's feet; the class is made immutable once finished.
+for every case it does not handle), the slot holding the code's memory
+(``_code``) and the compile metadata (``_meta``) are hidden from Python so they
+cannot be deleted under the machine code's feet (nor lost with ``__dict__``);
+the class is made immutable once finished.
+
+Introspection sees the original where that is what a user means: ``__code__``,
+``__globals__``, ``__defaults__``, ``__kwdefaults__``, ``__closure__`` and
+``__builtins__`` are the original's, and ``__class__`` is
+:class:`types.FunctionType`, so ``inspect.isfunction``, ``inspect.getfile``,
+doctest's line numbers and ``dis.dis`` treat a native as the function it
+replaces.  ``type(native)`` stays :class:`NativeFunction`: pickle, copy and
+C-level type checks go by the real type.
+
+Code every native shares (the descriptor stub, the int decoders of
+:func:`runtime`) is installed as permanent: it must outlive every native,
+including the ones ``__main__`` finalizers call at interpreter exit.
 """
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 import types
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import capi as _capi
 from .execmem import CodeBlock, default_arena
+
+if TYPE_CHECKING:
+    from .backend.codegen import Runtime
+
+
+def _forwarded(name: str) -> property:
+    """A read-only attribute read from the original (what introspection tools expect)."""
+    def get(self: NativeFunction) -> Any:
+        return getattr(_FALLBACK.__get__(self, NativeFunction), name)
+    return property(get, doc=f"The original's {name} (read-only).")
 
 
 class NativeFunction:
     """A Python function replaced by machine code; ``__wrapped__`` is the original."""
 
-    __slots__ = ("_entry", "_fallback", "_code", "__dict__", "__weakref__")
+    __slots__ = ("_entry", "_fallback", "_code", "_meta", "__dict__", "__weakref__")
 
     def __new__(cls, *args: Any, **kwargs: Any) -> NativeFunction:
         raise TypeError("NativeFunction objects are created by jitimport.compile_native()")
@@ -49,17 +73,73 @@ class NativeFunction:
         return types.MethodType(self, obj)
 
     def __repr__(self) -> str:
-        name = self.__dict__.get("__qualname__", "?")
-        return f"<native function {name} at {id(self):#x}>"
+        return f"<native function {_name(self, '__qualname__') or '?'} at {id(self):#x}>"
 
-    def __reduce__(self) -> str:
-        # Pickle by reference, like a function: module + qualname must lead back here.
-        return self.__qualname__
+    def __reduce__(self) -> str | tuple[Callable[..., Any], tuple[Any, ...]]:
+        # By reference, like a function, when module + qualname lead back here (a module
+        # function swapped by the hook or assigned over its original).  Otherwise (``bar =
+        # compile_native(foo)``) by reference to the original, compiled again on loading.
+        qualname = _name(self, "__qualname__")
+        if qualname and _lookup(_name(self, "__module__"), qualname) is self:
+            return qualname
+        return (_rebuild, (_FALLBACK.__get__(self, NativeFunction),))
+
+    def __copy__(self) -> NativeFunction:
+        return self  # immutable, like a function
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> NativeFunction:
+        return self
+
+    # What inspect, doctest, dis and friends read from a function.  ``__class__`` makes
+    # ``isinstance(native, types.FunctionType)`` (so inspect.isfunction) true; type() is unchanged.
+    __class__ = property(lambda self: types.FunctionType,  # type: ignore[assignment]
+                         doc="types.FunctionType: introspection treats a native as a function.")
+    __code__ = _forwarded("__code__")
+    __globals__ = _forwarded("__globals__")
+    __defaults__ = _forwarded("__defaults__")
+    __kwdefaults__ = _forwarded("__kwdefaults__")
+    __closure__ = _forwarded("__closure__")
+    __builtins__ = _forwarded("__builtins__")
+
+
+def _name(obj: NativeFunction, attribute: str) -> str | None:
+    """``obj``'s name attribute, or the original's when ``obj.__dict__`` was replaced."""
+    value = obj.__dict__.get(attribute)
+    if not isinstance(value, str):
+        value = getattr(_FALLBACK.__get__(obj, NativeFunction), attribute, None)
+    return value if isinstance(value, str) else None
+
+
+def _lookup(module: str | None, qualname: str) -> object:
+    """What ``module.qualname`` names now (None when it does not resolve)."""
+    target: object = sys.modules.get(module) if module else None
+    for part in qualname.split("."):
+        if target is None or part == "<locals>":
+            return None
+        target = getattr(target, part, None)
+    return target
+
+
+@functools.lru_cache(maxsize=256)
+def _rebuild(original: Callable[..., Any]) -> Any:
+    """Unpickling a native pickled by its original: compile it again here.
+
+    The original itself when it cannot be compiled here (another platform,
+    ``JITIMPORT_DISABLE=1``, no executable memory): it computes the same
+    results.  Cached per original, so a pool worker that receives the same
+    function with every task compiles it once.
+    """
+    try:
+        from .compiler import compile_native
+        return compile_native(original)
+    except Exception:  # never fail a load for the sake of speed
+        return original
 
 
 _ENTRY = NativeFunction.__dict__["_entry"]
 _FALLBACK = NativeFunction.__dict__["_fallback"]
 _CODE = NativeFunction.__dict__["_code"]
+_META = NativeFunction.__dict__["_meta"]
 ENTRY_OFFSET: int = _capi.member_def(_ENTRY).offset
 FALLBACK_OFFSET: int = _capi.member_def(_FALLBACK).offset
 
@@ -82,7 +162,8 @@ def _finish_type(descr_get_code: bytes) -> None:
     # The object slots stay T_OBJECT_EX so dealloc/GC handle them; hide them from Python.
     del NativeFunction._fallback
     del NativeFunction._code
-    _descr_get_block = default_arena().install(descr_get_code)
+    del NativeFunction._meta
+    _descr_get_block = default_arena().install(descr_get_code, permanent=True)
     api = _capi.capi()
     ts = _capi.type_struct(NativeFunction)
     ts.tp_vectorcall_offset = ENTRY_OFFSET
@@ -106,20 +187,23 @@ _COPIED = functools.WRAPPER_ASSIGNMENTS
 
 def make_native(original: Callable[..., Any], code: CodeBlock, entry: int,
                 metadata: dict[str, Any] | None = None) -> NativeFunction:
-    """Wrap installed machine code (entry address ``entry`` inside ``code``)."""
+    """Wrap installed machine code (entry address ``entry`` inside ``code``).
+
+    ``metadata`` (what :func:`jitimport.info` reports) is kept in a hidden slot,
+    so replacing the native's ``__dict__`` does not lose it.
+    """
     if not _finished:
         raise RuntimeError("NativeFunction type not finished")
     obj = object.__new__(NativeFunction)
     _FALLBACK.__set__(obj, original)
     _CODE.__set__(obj, code)
+    _META.__set__(obj, dict(metadata or {}))
     d = obj.__dict__
     for name in _COPIED:
         if hasattr(original, name):
             d[name] = getattr(original, name)
     d.update(getattr(original, "__dict__", {}))
     d["__wrapped__"] = original
-    if metadata:
-        d["__jitimport__"] = metadata
     # Last: from here on calls run the machine code.
     _capi.write_pointer(id(obj) + ENTRY_OFFSET, entry)
     return obj
@@ -142,7 +226,13 @@ def original(obj: object) -> Any:
 
 
 def code_block(obj: NativeFunction) -> CodeBlock:
+    """The owner of ``obj``'s machine code (its value is the code's address)."""
     return _CODE.__get__(obj, NativeFunction)
+
+
+def metadata(obj: NativeFunction) -> dict[str, Any]:
+    """The compile metadata of a native (``{"info": CompileInfo}`` for compile_native's)."""
+    return _META.__get__(obj, NativeFunction)
 
 
 _finish_lock = threading.Lock()
@@ -157,3 +247,55 @@ def ensure_type_ready() -> None:
         if not _finished:
             from .backend.stubs import descr_get_stub
             _finish_type(descr_get_stub(_capi.capi()))
+
+
+#: ``Runtime`` fields that hold the address of an exported C-API function, and that
+#: function's name.  A new such field in :class:`backend.codegen.Runtime` needs one
+#: entry here (or in ``_RUNTIME_OBJECTS`` for the address of a static object).
+RUNTIME_FUNCTIONS: dict[str, str] = {
+    "vectorcall": "PyObject_Vectorcall",
+    "long_from_long": "PyLong_FromLong",
+    "long_from_unsigned": "PyLong_FromUnsignedLongLong",
+}
+
+#: ``Runtime`` fields that hold the address of a static object.
+_RUNTIME_OBJECTS: dict[str, object] = {
+    "long_type": int,
+}
+
+_runtime: Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+def runtime() -> Runtime:
+    """Addresses the generated code calls or compares against, resolved once per process.
+
+    The shared int decoders are installed here, as permanent code: every native
+    calls them, so they must outlive every native (even at interpreter exit).
+    Raises :class:`~jitimport.execmem.ExecMemoryError` when executable memory is
+    refused (and tries again on the next call).
+    """
+    global _runtime
+    if _runtime is None:
+        with _runtime_lock:
+            if _runtime is None:
+                _runtime = _make_runtime()
+    return _runtime
+
+
+def _make_runtime() -> Runtime:
+    from . import versions
+    from .backend.codegen import Runtime
+    from .backend.stubs import DECODER_MODES, decoder_stub
+
+    table = versions.current()
+    if table is None:
+        raise RuntimeError("no version table for this interpreter")
+    fields: dict[str, Any] = {field: _capi.function_address(symbol)
+                              for field, symbol in RUNTIME_FUNCTIONS.items()}
+    fields.update({field: id(obj) for field, obj in _RUNTIME_OBJECTS.items()})
+    arena = default_arena()
+    fields["decoders"] = {
+        mode: arena.install(decoder_stub(mode, table.long_layout, id(int)), permanent=True).address
+        for mode in DECODER_MODES}
+    return Runtime(**fields)

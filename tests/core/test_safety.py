@@ -5,7 +5,6 @@ import gc
 import os
 import subprocess
 import sys
-import weakref
 
 import pytest
 
@@ -46,17 +45,18 @@ def test_many_functions_share_pages() -> None:
 def test_code_lives_as_long_as_the_native_object() -> None:
     fn = define("def f(a, b):\n    return a ^ b\n")
     native = jitimport.compile_native(fn)
-    block_ref = weakref.ref(native_mod.code_block(native))
+    address = native_mod.code_block(native).address
+    arena = execmem.default_arena()
     calls = [native(i, 3) for i in range(10)]
     gc.collect()
-    assert block_ref() is not None and calls == [i ^ 3 for i in range(10)]
+    assert arena.is_live(address) and calls == [i ^ 3 for i in range(10)]
     alias = native
     del native
     gc.collect()
-    assert block_ref() is not None and alias(6, 3) == 5
+    assert arena.is_live(address) and alias(6, 3) == 5
     del alias
     gc.collect()
-    assert block_ref() is None
+    assert not arena.is_live(address)
 
 
 def test_arena_releases_memory() -> None:
