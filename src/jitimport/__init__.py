@@ -8,7 +8,10 @@ Public API::
     install(), uninstall(), report()   the import hook for '# minijit: native' modules
 
 ``import jitimport`` is cheap: the compiler and the hook load on first use of
-a name that needs them (the ``.pth`` start-up hook relies on that).
+a name that needs them (the ``.pth`` start-up hook relies on that).  ``jit``,
+``compile_native`` and ``info`` load no module that needs ``ctypes`` before the
+platform probe says native code can run, so where ``ctypes`` cannot be loaded
+(a 3.12 isolated subinterpreter) they leave functions in Python.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from .errors import NotCompilable, UnsupportedPlatform
 __version__ = "0.1.0"
 
 _LAZY = {
-    "compile_native": "compiler", "jit": "api", "info": "api", "disassemble": "api",
+    "compile_native": "api", "jit": "api", "info": "api", "disassemble": "api",
     "CompileInfo": "compiler", "NativeFunction": "native", "is_native": "native", "original": "native",
     "install": "hook", "uninstall": "hook", "report": "hook",
 }

@@ -3,10 +3,13 @@
 Anything unexpected (architecture, OS, version, a free-threaded build, a
 different int layout, refused executable memory, the kill switch) yields a
 reason string; jitimport then leaves everything as plain Python.
+
+``ctypes`` is imported only by the probe itself: it cannot be loaded
+everywhere (a 3.12 isolated subinterpreter refuses ``_ctypes``), and there
+the answer is a reason, not an ImportError.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import platform
 import struct
@@ -48,11 +51,16 @@ def _platform_reason() -> str | None:
         return "Py_TRACE_REFS builds have a different object layout"
     if sys.int_info.bits_per_digit != 30 or sys.int_info.sizeof_digit != 4:
         return "int digits are not 30-bit"
+    try:
+        import ctypes  # noqa: F401  (the C-API glue is built on it)
+    except ImportError as exc:
+        return f"ctypes is not available here ({exc})"
     return None
 
 
 def decode_int(address: int, layout: versions.LongLayout) -> int | None:
     """Read an int object's value from memory the way the machine code does."""
+    import ctypes
     head = ctypes.c_ssize_t.from_address(address + layout.size_offset).value
     if layout.kind == "signed_size":
         negative, ndigits = head < 0, abs(head)
@@ -67,6 +75,7 @@ def decode_int(address: int, layout: versions.LongLayout) -> int | None:
 
 
 def _layout_reason() -> str | None:
+    import ctypes
     table = versions.current()
     assert table is not None
     if ctypes.c_void_p.from_address(id(7) + 8).value != id(int):
