@@ -34,13 +34,40 @@ def jit(fn: Any = None, *, strict: bool = False) -> Any:
 
     An ineligible function is returned unchanged, with the reason recorded
     (see :func:`info`); ``@jit(strict=True)`` raises :class:`NotCompilable`
-    instead.  On an unsupported platform (or with ``JITIMPORT_DISABLE=1``)
-    functions stay Python even with ``strict=True``.
+    instead.  When native code is unavailable (an unsupported platform,
+    ``JITIMPORT_DISABLE=1``) functions stay Python even with ``strict=True``,
+    and the first one logs one warning on the ``jitimport`` logger (once per
+    process, shared with the import hook, see ``config.warn_once``).
+
+    ``__init_subclass__``, ``__class_getitem__`` and ``__new__`` written in a
+    class body are left alone like other ineligible functions: Python makes
+    them a classmethod / staticmethod only when they are plain functions
+    (``jitimport.hook.classbody``), so a native there would be called
+    wrongly.
     """
     def decorate(func: F) -> F:
+        from types import FunctionType
+
+        from .hook.classbody import implicit_wrapper, left_alone_reason, qualname_in_class_body
+
+        if type(func) is FunctionType:
+            wrapper = implicit_wrapper(func.__name__, qualname_in_class_body(func.__qualname__))
+            if wrapper is not None:
+                reason = left_alone_reason(func.__name__, wrapper)
+                if strict:
+                    raise NotCompilable(
+                        f"{reason} (to compile it anyway: {func.__name__} = "
+                        f"{wrapper}(jitimport.compile_native(function)))",
+                        func.__code__.co_filename, func.__code__.co_firstlineno,
+                    )
+                _record_reason(func, reason)
+                return func
         try:
             return compile_native(func)
         except UnsupportedPlatform as exc:
+            from . import config
+
+            config.warn_once(config.UNAVAILABLE, f"jitimport: {exc.reason}; @jit leaves functions in Python")
             _record_reason(func, str(exc))
             return func
         except NotCompilable as exc:
