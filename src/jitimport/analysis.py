@@ -8,7 +8,8 @@ analysis picks how its register is read:
 ``SMALL``     the exact value, in [0, 2**63): both of the above at once, free to use either way;
 ``MODULAR``   only the value modulo 2**64 is known, which is all its uses need.
 
-It runs in two passes over the straight-line IR.
+It runs as two dataflow passes over the control-flow graph, each to a fixpoint
+(values flow around loops through block parameters).
 
 *Demand* (backward): a value needs only its low 64 bits when every use is
 ``v & M`` with a constant ``0 <= M < 2**64``, or is an operation that commutes
@@ -28,6 +29,17 @@ set.  A parameter needing only its low bits is unboxed from any int, however
 large or negative; an exact parameter is unboxed as ``UNSIGNED`` when the
 function is hash-like (it has a mask of 32 bits or more, or a constant of
 2**63 or more) and the parameter only meets bitwise operations, else ``SIGNED``.
+
+Block parameters always hold exact values (every edge argument is demanded
+exactly); a parameter's kind is the join of its incoming kinds, and where an
+``UNSIGNED`` value enters a ``SIGNED`` parameter the code generator checks its
+top bit on that edge.
+
+The same module infers each value's Python *type*: ``INT``, ``BOOL`` (a
+comparison, a bool constant, ``&``/``|``/``^`` of two bools) or ``MIXED`` (a
+block parameter that is a bool on one path and an int on another).  Values are
+the same machine words either way; the type decides how a result is boxed
+(``True``, not ``1``), and a ``MIXED`` result leaves to the original.
 """
 from __future__ import annotations
 
@@ -51,9 +63,33 @@ class Kind(enum.Enum):
         return self is not Kind.MODULAR
 
 
-_WRAPPING = frozenset({Opcode.ADD, Opcode.SUB, Opcode.MUL, Opcode.XOR, Opcode.OR, Opcode.AND,
-                       Opcode.NEG, Opcode.INVERT})
+_WRAPPING = frozenset(op for op in Opcode if op.wraps)
 _BITWISE_USES = frozenset({Opcode.XOR, Opcode.OR, Opcode.AND})
+
+
+class PyType(enum.Enum):
+    INT = "int"
+    BOOL = "bool"
+    MIXED = "int or bool"
+
+
+def join_type(a: PyType | None, b: PyType | None) -> PyType | None:
+    if a is None or a is b:
+        return b
+    if b is None:
+        return a
+    return PyType.MIXED
+
+
+_KIND_ORDER = {Kind.SMALL: 0, Kind.UNSIGNED: 1, Kind.SIGNED: 2}
+
+
+def join_kind(a: Kind | None, b: Kind) -> Kind:
+    """The kind a merge of exact values needs: SMALL fits both; UNSIGNED and SIGNED meet in
+    SIGNED (the unsigned side is checked on its edge)."""
+    if a is None or a is b:
+        return b
+    return a if _KIND_ORDER[a] >= _KIND_ORDER[b] else b
 
 
 def const_kind(value: int) -> Kind:
@@ -75,48 +111,73 @@ def mask_of(instr: Instr) -> int | None:
 
 @dataclass
 class Representation:
-    """The analysis result: a :class:`Kind` per parameter and instruction."""
+    """The analysis result: a :class:`Kind` and a :class:`PyType` per value."""
 
-    kinds: dict[int, Kind] = field(default_factory=dict)
+    kinds: dict[Value, Kind] = field(default_factory=dict)
+    types: dict[Value, PyType] = field(default_factory=dict)
 
     def kind(self, value: Value) -> Kind:
         if isinstance(value, Const):
-            return const_kind(value.value)
-        return self.kinds[id(value)]
+            return const_kind(int(value.value))
+        return self.kinds[value]
+
+    def type_of(self, value: Value) -> PyType:
+        if isinstance(value, Const):
+            return PyType.BOOL if type(value.value) is bool else PyType.INT
+        if isinstance(value, Param):
+            return PyType.INT
+        return self.types.get(value, PyType.INT)
 
     def describe(self, fn: ir.Function) -> dict[str, str]:
         """``{"%x": "modular", "%3": "unsigned", ...}`` for values not plain signed."""
         fn.renumber()
         out = {}
         read = [p for p in fn.params if p.index in fn.read_params]  # unread ones are never looked at
-        for value in [*read, *fn.body]:
-            kind = self.kinds.get(id(value))
+        values: list[Value] = [*read]
+        for block in fn.blocks:
+            values += block.params
+            values += [i for i in block.body if not i.op.is_guard]
+        for value in values:
+            kind = self.kinds.get(value)
             if kind is not None and kind is not Kind.SIGNED:
                 out[value.ref()] = kind.value
         return out
 
 
-def needs_exact(fn: ir.Function) -> set[int]:
-    """Ids of the values whose exact value is needed (the rest need their low 64 bits)."""
-    full: set[int] = set()
-    if not isinstance(fn.result, Const):
-        full.add(id(fn.result))
-    for instr in reversed(fn.body):
-        exact = id(instr) in full or ir.may_fail_in_python(instr)
-        if exact:
-            full.add(id(instr))
-        mask = mask_of(instr)
-        for position, arg in enumerate(instr.args):
-            if isinstance(arg, Const):
-                continue
-            if mask is not None:
+def _wrapping_use(instr: Instr, position: int) -> bool:
+    """Whether this use of an operand needs only its low 64 bits when the result does."""
+    return instr.op in _WRAPPING or (instr.op is Opcode.LSHIFT and position == 0 and _small_const_count(instr))
+
+
+def needs_exact(fn: ir.Function) -> set[Value]:
+    """The values whose exact value is needed (the rest need only their low 64 bits)."""
+    full: set[Value] = set()
+    work: list[Value] = []
+
+    def mark(value: Value) -> None:
+        if not isinstance(value, Const) and value not in full:
+            full.add(value)
+            work.append(value)
+
+    for block in fn.blocks:
+        for param in block.params:
+            mark(param)
+        for instr in block.body:
+            if ir.may_fail_in_python(instr) and not instr.op.is_guard:
+                mark(instr)
+            if mask_of(instr) is not None:
                 continue  # x & M needs only x's low bits, whatever the use of the result
-            if not exact:
-                if instr.op in _WRAPPING:
-                    continue
-                if instr.op is Opcode.LSHIFT and position == 0 and _small_const_count(instr):
-                    continue
-            full.add(id(arg))
+            for position, arg in enumerate(instr.args):
+                if not _wrapping_use(instr, position):
+                    mark(arg)
+        assert block.terminator is not None
+        for value in block.terminator.uses():
+            mark(value)
+    while work:
+        value = work.pop()
+        if isinstance(value, Instr) and mask_of(value) is None:
+            for arg in value.args:
+                mark(arg)
     return full
 
 
@@ -126,7 +187,7 @@ def _small_const_count(instr: Instr) -> bool:
 
 
 def _hash_like(fn: ir.Function) -> bool:
-    for instr in fn.body:
+    for instr in fn.instructions():
         mask = mask_of(instr)
         if mask is not None and mask >= (1 << 31) - 1:
             return True
@@ -141,28 +202,83 @@ def analyze(fn: ir.Function) -> Representation:
     hash_like = _hash_like(fn)
     bitwise_only = _bitwise_only_params(fn, full)
     for param in fn.params:
-        if id(param) not in full:
-            rep.kinds[id(param)] = Kind.MODULAR
+        if param not in full:
+            rep.kinds[param] = Kind.MODULAR
         elif hash_like and param.index in bitwise_only:
-            rep.kinds[id(param)] = Kind.UNSIGNED
+            rep.kinds[param] = Kind.UNSIGNED
         else:
-            rep.kinds[id(param)] = Kind.SIGNED
-    for instr in fn.body:
-        rep.kinds[id(instr)] = _kind_of(instr, id(instr) in full, rep)
+            rep.kinds[param] = Kind.SIGNED
+    _infer(fn, full, rep)
     return rep
 
 
-def _bitwise_only_params(fn: ir.Function, full: set[int]) -> set[int]:
+def _infer(fn: ir.Function, full: set[Value], rep: Representation) -> None:
+    """Kinds and types of block parameters and instructions, iterated to a fixpoint: a block
+    parameter starts at the bottom (SMALL, no type) and rises with what its edges bring."""
+    incoming: dict[ir.Block, list[ir.Edge]] = {block: [] for block in fn.blocks}
+    for block in fn.blocks:
+        assert block.terminator is not None
+        for edge in block.terminator.edges():
+            incoming[edge.target].append(edge)
+    for block in fn.blocks:
+        for param in block.params:
+            rep.kinds[param] = Kind.SMALL
+    changed = True
+    while changed:
+        changed = False
+        for block in fn.blocks:
+            for index, param in enumerate(block.params):
+                kind: Kind | None = None
+                typ: PyType | None = None
+                for edge in incoming[block]:
+                    arg = edge.args[index]
+                    kind = join_kind(kind, rep.kind(arg) if (isinstance(arg, Const) or arg in rep.kinds)
+                                     else Kind.SMALL)
+                    typ = join_type(typ, rep.type_of(arg) if (isinstance(arg, (Const, Param))
+                                                             or arg in rep.types) else None)
+                kind = kind or Kind.SMALL
+                if rep.kinds.get(param) is not kind:
+                    rep.kinds[param] = kind
+                    changed = True
+                if typ is not None and rep.types.get(param) is not typ:
+                    rep.types[param] = typ
+                    changed = True
+            for instr in block.body:
+                if instr.op.is_guard:
+                    continue
+                kind = _kind_of(instr, instr in full, rep)
+                typ = _type_of(instr, rep)
+                if rep.kinds.get(instr) is not kind or rep.types.get(instr) is not typ:
+                    rep.kinds[instr] = kind
+                    rep.types[instr] = typ
+                    changed = True
+
+
+def _type_of(instr: Instr, rep: Representation) -> PyType:
+    op = instr.op
+    if op.is_compare:
+        return PyType.BOOL
+    if op.is_bitwise:
+        types = [rep.type_of(a) for a in instr.args]
+        if PyType.INT in types:
+            return PyType.INT
+        if PyType.MIXED in types:
+            return PyType.MIXED
+        return PyType.BOOL
+    return PyType.INT
+
+
+def _bitwise_only_params(fn: ir.Function, full: set[Value]) -> set[int]:
     """Parameters whose every exact use is ``^ | &`` or the shifted operand of ``>>``
     (uses that only need the low 64 bits do not constrain the exact representation)."""
     ok = {p.index for p in fn.params}
-    for instr in fn.body:
+    for instr in fn.instructions():
         for position, arg in enumerate(instr.args):
             if not isinstance(arg, Param):
                 continue
             if instr.op in _BITWISE_USES or (instr.op is Opcode.RSHIFT and position == 0):
                 continue
-            if id(instr) not in full and (instr.op in _WRAPPING or instr.op is Opcode.LSHIFT):
+            if instr not in full and _wrapping_use(instr, position):
                 continue
             ok.discard(arg.index)
     return ok
@@ -175,7 +291,11 @@ def _kind_of(instr: Instr, exact: bool, rep: Representation) -> Kind:
         return Kind.SMALL if mask < (1 << 63) else Kind.UNSIGNED
     if not exact and (op in _WRAPPING or (op is Opcode.LSHIFT and _small_const_count(instr))):
         return Kind.MODULAR
-    kinds = [rep.kind(a) for a in instr.args]
+    if op.is_compare:
+        return Kind.SMALL
+    kinds = [rep.kind(a) if (isinstance(a, Const) or a in rep.kinds) else Kind.SMALL for a in instr.args]
+    if op is Opcode.POS:
+        return kinds[0]
     if op is Opcode.AND:
         if any(k is Kind.SMALL for k in kinds):
             return Kind.SMALL

@@ -1,5 +1,22 @@
 """The pipeline, end to end: function -> IR -> optimized IR -> machine code -> native object.
 
+:func:`compile_native` runs these stages in order, each a function whose
+result the next one takes, each timed (``info(f).stage_seconds``); an
+unexpected error inside a stage is re-raised as :class:`CompilerError`
+naming it:
+
+=========  =========================================================  =======================
+stage      what                                                       module
+=========  =========================================================  =======================
+frontend   bytecode -> control-flow graph in SSA form                 ``frontend``
+optimize   folding, algebra, CSE, branch folding, pruning, DCE        ``optimizer``
+check      refuse a function whose every path exits to Python         here
+analyze    representation (signed/unsigned/modular) and type per value ``analysis``
+allocate   linear-scan registers over the block layout                ``backend.regalloc``
+generate   machine code: vectorcall entry, blocks, exits              ``backend.codegen``
+install    copy into W^X executable memory                            ``execmem``
+=========  =========================================================  =======================
+
 The user-facing helpers built on it (:func:`jit`, :func:`info`,
 :func:`disassemble`) live in :mod:`jitimport.api`.
 """
@@ -11,15 +28,20 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
 from . import native, versions
-from .backend.codegen import generate
-from .errors import NotCompilable, UnsupportedPlatform
-from .execmem import ExecMemoryError, default_arena
+from .analysis import Representation, analyze
+from .backend.codegen import GuardTarget, MachineCode, generate
+from .backend.regalloc import Allocation, allocate
+from .errors import CompilerError, NotCompilable, UnsupportedPlatform
+from .execmem import CodeBlock, ExecMemoryError, default_arena
 from .frontend import build_ir
-from .ir import Function
+from .ir import Exit, Function
 from .optimizer import optimize
 from .support import unsupported_reason
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+STAGES = ("frontend", "optimize", "check", "analyze", "allocate", "generate", "install")
 
 
 @dataclass
@@ -32,36 +54,88 @@ class CompileInfo:
     nargs: int = 0
     code_size: int = 0
     compile_seconds: float = 0.0
+    #: Seconds spent in each stage of the pipeline, in order.
+    stage_seconds: dict[str, float] = field(default_factory=dict)
     checked_params: tuple[str, ...] = ()
     #: Values proven unsigned/small/modular by the representation analysis, e.g.
     #: ``{"%x": "modular", "%3": "unsigned"}`` (the rest are signed 64-bit, overflow-checked).
     representations: dict[str, str] = field(default_factory=dict)
     address: int = 0
-    ir_function: Function | None = field(default=None, repr=False)
+    #: The Python function: the unoptimized IR is rebuilt from it on demand.
+    source: types.FunctionType | None = field(default=None, repr=False)
     optimized_function: Function | None = field(default=None, repr=False)
-
     original_address: int = 0
 
     @property
     def listing(self) -> list[tuple[int, bytes, str]]:
         """(offset, bytes, Intel text) per instruction.  Code generation is deterministic,
         so it is regenerated on demand rather than kept for every function."""
-        if self.optimized_function is None:
+        if self.optimized_function is None or self.source is None:
             return []
-        table = versions.current()
-        assert table is not None
-        return generate(self.optimized_function, table.long_layout, native.runtime(),
-                        self.original_address).listing()
+        fn = self.optimized_function
+        rep = analyze(fn)
+        return generate(fn, _table().long_layout, native.runtime(), self.original_address,
+                        _guard_target(self.source), rep, allocate(fn, fn.has_loops())).listing()
+
+    @property
+    def ir_function(self) -> Function | None:
+        """The control-flow graph as the frontend built it (rebuilt: the optimizer works in place)."""
+        return build_ir(self.source, _table()) if self.source is not None else None
 
     @property
     def ir(self) -> str:
         """The IR as the frontend built it (rendered on demand: printing is not free)."""
-        return str(self.ir_function) if self.ir_function is not None else ""
+        fn = self.ir_function
+        return str(fn) if fn is not None else ""
 
     @property
     def optimized_ir(self) -> str:
         """The IR after optimization, as the backend compiled it."""
         return str(self.optimized_function) if self.optimized_function is not None else ""
+
+
+def _table() -> versions.VersionTable:
+    table = versions.current()
+    assert table is not None
+    return table
+
+
+def _guard_target(fn: types.FunctionType) -> GuardTarget:
+    builtins = fn.__builtins__
+    if not isinstance(builtins, dict):
+        builtins = builtins.__dict__
+    return GuardTarget(fn.__globals__, builtins, range)
+
+
+def require_native_path(fn: Function) -> Function:
+    """The ``check`` stage: a function whose every path exits to the original would only
+    ever run Python, slower; it is refused with the first construct that blocks it."""
+    if fn.returns():
+        return fn
+    exits = [b.terminator for b in fn.blocks if isinstance(b.terminator, Exit)]
+    if not exits:
+        raise NotCompilable("the function never returns", fn.filename, fn.firstlineno)
+    first = min(exits, key=lambda e: (e.lineno if e.lineno is not None else 1 << 30))
+    raise NotCompilable(first.reason, fn.filename, first.lineno)
+
+
+class _Timer:
+    """Runs the stages, timing each and tagging unexpected errors with the stage's name."""
+
+    def __init__(self, fn: types.FunctionType) -> None:
+        self.fn = fn
+        self.seconds: dict[str, float] = {}
+
+    def run(self, stage: str, step: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        started = time.perf_counter()
+        try:
+            result = step(*args, **kwargs)
+        except (NotCompilable, ExecMemoryError, MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise CompilerError(stage, f"{type(exc).__name__}: {exc}", *_where(self.fn)) from exc
+        self.seconds[stage] = time.perf_counter() - started
+        return result
 
 
 def _where(fn: object) -> tuple[str | None, int | None]:
@@ -89,22 +163,25 @@ def compile_native(fn: F) -> F:
         return fn
     if not isinstance(fn, types.FunctionType):
         raise NotCompilable(f"{type(fn).__name__} object is not a Python function")
-    table = versions.current()
-    assert table is not None
-    started = time.perf_counter()
-    ir_fn = build_ir(fn, table)
-    optimized = optimize(ir_fn)
+    table = _table()
+    timer = _Timer(fn)
+    run = timer.run
+    ir_fn: Function = run("frontend", build_ir, fn, table)
+    optimized: Function = run("optimize", optimize, ir_fn)
+    run("check", require_native_path, optimized)
+    rep: Representation = run("analyze", analyze, optimized)
+    alloc: Allocation = run("allocate", allocate, optimized, optimized.has_loops())
     try:
-        machine = generate(optimized, table.long_layout, native.runtime(), id(fn))
-        block = default_arena().install(machine.code)
+        machine: MachineCode = run("generate", generate, optimized, table.long_layout, native.runtime(),
+                                   id(fn), _guard_target(fn), rep, alloc)
+        block: CodeBlock = run("install", default_arena().install, machine.code, keep=machine.keep)
     except ExecMemoryError as exc:
         raise UnsupportedPlatform(f"executable memory is not available: {exc}", *_where(fn)) from None
-    elapsed = time.perf_counter() - started
     details = CompileInfo(
-        compiled=True, name=fn.__qualname__, nargs=len(ir_fn.params), code_size=len(machine.code),
-        compile_seconds=elapsed,
-        checked_params=tuple(p.name for p in ir_fn.params if p.index in ir_fn.read_params),
-        representations=machine.representation.describe(optimized),
-        address=block.address, original_address=id(fn), ir_function=ir_fn, optimized_function=optimized,
+        compiled=True, name=fn.__qualname__, nargs=len(optimized.params), code_size=len(machine.code),
+        compile_seconds=sum(timer.seconds.values()), stage_seconds=timer.seconds,
+        checked_params=tuple(p.name for p in optimized.params if p.index in optimized.read_params),
+        representations=rep.describe(optimized),
+        address=block.address, original_address=id(fn), source=fn, optimized_function=optimized,
     )
     return native.make_native(fn, block, block.address, {"info": details})  # type: ignore[return-value]

@@ -27,3 +27,13 @@ class NotCompilable(Exception):
 
 class UnsupportedPlatform(NotCompilable):
     """Native code cannot run in this interpreter (architecture, OS, version, build)."""
+
+
+class CompilerError(RuntimeError):
+    """A bug in jitimport: a stage of the pipeline failed unexpectedly (never a refusal)."""
+
+    def __init__(self, stage: str, detail: str, filename: str | None = None, lineno: int | None = None) -> None:
+        where = f" ({filename}:{lineno})" if filename else ""
+        super().__init__(f"internal error in the {stage} stage{where}: {detail}")
+        self.stage = stage
+        self.detail = detail

@@ -1,12 +1,28 @@
-"""Bytecode -> IR: symbolic execution of a branchless function's bytecode.
+"""Bytecode -> IR: symbolic execution of a function's bytecode into a control-flow graph.
 
-The frontend walks the instructions ``dis`` yields for the function, keeping
-a stack and a map of local variables whose entries are IR values instead of
-objects; each arithmetic instruction appends an :class:`~jitimport.ir.Instr`.
-Reassigned locals need no phi nodes since there is no control flow.  Which
-bytecode means what comes from the running version's
-:class:`~jitimport.versions.VersionTable`; anything it does not know is
-refused with the reason and the line, never guessed at.
+The frontend decodes the instructions once, finds the *leaders* (the
+offsets jumps lead to, and the instruction after each branch), and then
+executes the bytecode symbolically: a stack and a map of local variables
+whose entries are IR values instead of objects.  At each jump the current
+state is *forked* onto the target (as Numba's ``byteflow`` does): every
+leader becomes an IR block whose parameters are the stack slots and the
+locals live on entry, and each jump passes the current values as arguments.
+The optimizer removes the parameters that turn out to be trivial.
+
+A local variable that is bound on some paths into a block and not on others
+(the loop variable after a ``for`` that may not have run) gets a second
+parameter, a flag; reading it checks the flag and exits when it is unbound,
+so Python raises ``UnboundLocalError``.  The entry signature of a block
+(which locals are bound, maybe bound) is known only once all edges are seen;
+when a later edge disagrees, the signature is widened and the translation
+restarts (it converges: signatures only widen).
+
+Which bytecode means what comes from the running version's
+:class:`~jitimport.versions.VersionTable`.  A construct the compiler does not
+translate ends the path it is on with an :class:`~jitimport.ir.Exit` (the
+machine code leaves to the Python original there); the compiler refuses a
+function only when every path needs one, or for what concerns the whole
+function (its signature, closures, generators).
 """
 from __future__ import annotations
 
@@ -14,11 +30,11 @@ import dis
 import inspect
 import opcode as _opcode
 import types
-from typing import Callable, Iterator, NamedTuple
+from typing import Callable, NamedTuple
 
 from . import ir
 from .errors import NotCompilable
-from .versions import (BINARY_OP_INPLACE, BINARY_OP_REJECTED, BINARY_OPS, VersionTable,
+from .versions import (BINARY_OP_INPLACE, BINARY_OP_REJECTED, BINARY_OPS, COMPARE_OPS, VersionTable,
                        cache_entries, refusal)
 
 _CO_VARARGS = inspect.CO_VARARGS
@@ -26,27 +42,34 @@ _CO_VARKEYWORDS = inspect.CO_VARKEYWORDS
 _CO_NOT_PLAIN = (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE
                  | inspect.CO_ASYNC_GENERATOR)
 
+#: Frontend actions that end a block and may jump (to ``jump_target``).
+_JUMPS = frozenset({"jump", "pop_jump_if_false", "pop_jump_if_true", "pop_jump_if_none",
+                    "pop_jump_if_not_none", "jump_if_false_or_pop", "jump_if_true_or_pop", "for_iter"})
+_ENDS_BLOCK = _JUMPS | {"return_value", "return_const", "raise_varargs"}
+
 
 class Op(NamedTuple):
-    """One bytecode instruction: what the frontend needs of ``Op``, cheaper."""
+    """One bytecode instruction: what the frontend needs of ``dis.Instruction``, cheaper."""
 
     opname: str
     arg: int
     lineno: int | None
     offset: int
+    next_offset: int   # the following instruction, after inline caches
 
 
 _CACHES = cache_entries()
 _EXTENDED_ARG = _opcode.EXTENDED_ARG
 
 
-def read_bytecode(code: types.CodeType) -> Iterator[Op]:
+def read_bytecode(code: types.CodeType) -> list[Op]:
     """Decode ``co_code`` directly (``dis.get_instructions`` costs several times more),
     folding EXTENDED_ARG and skipping inline caches."""
     raw = code.co_code
     positions = list(code.co_positions())
     names = dis.opname
     extended = 0
+    ops = []
     i = 0
     while i < len(raw):
         op = raw[i]
@@ -56,10 +79,19 @@ def read_bytecode(code: types.CodeType) -> Iterator[Op]:
             i += 2
             continue
         extended = 0
-        yield Op(names[op], arg, positions[i // 2][0], i)
-        i += 2 + 2 * _CACHES[op]
+        following = i + 2 + 2 * _CACHES[op]
+        ops.append(Op(names[op], arg, positions[i // 2][0], i, following))
+        i = following
+    return ops
 
 
+def jump_target(op: Op) -> int:
+    """Where a relative jump leads (3.11+ jumps are relative to the next instruction)."""
+    delta = 2 * op.arg
+    return op.next_offset - delta if "BACKWARD" in op.opname else op.next_offset + delta
+
+
+# -- abstract stack items ----------------------------------------------------------------------
 class _Tuple:
     """A tuple that only lives on the stack (``a, b = b, a``, ``x, y = 1, 2``)."""
 
@@ -69,49 +101,226 @@ class _Tuple:
         self.items = items
 
 
-StackItem = ir.Value | _Tuple
+class _Marker:
+    """A stack item without a runtime value: NULL, None, a callable global."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+
+_NULL = _Marker("null")
+_NONE = _Marker("none")
+
+
+class _Range:
+    """``range(start, stop, step)`` before ``GET_ITER``."""
+
+    __slots__ = ("start", "stop", "step")
+
+    def __init__(self, start: ir.Value, stop: ir.Value, step: ir.Value) -> None:
+        self.start, self.stop, self.step = start, stop, step
+
+
+class _RangeIter:
+    """A range iterator: the next value ``cur``; ``stop`` and ``step`` never change, so they are
+    part of the iterator's shape rather than block parameters (the loop test then sees a
+    constant step)."""
+
+    __slots__ = ("cur", "stop", "step")
+
+    def __init__(self, cur: ir.Value, stop: ir.Value, step: ir.Value) -> None:
+        self.cur, self.stop, self.step = cur, stop, step
+
+
+StackItem = ir.Value | _Tuple | _Marker | _Range | _RangeIter
+
+
+class _Maybe:
+    """A local bound on some paths only: its value, and a bool flag that says whether it is bound."""
+
+    __slots__ = ("value", "flag")
+
+    def __init__(self, value: ir.Value, flag: ir.Value) -> None:
+        self.value, self.flag = value, flag
+
+
+Local = ir.Value | _Maybe
+
+
+class _Unsupported(Exception):
+    """Raised by an action for a construct the machine code does not do: the path exits there."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Restart(Exception):
+    """A block's entry signature was widened: translate again from the start."""
+
+
+def _shape(item: StackItem) -> object:
+    if isinstance(item, ir.Value):
+        return "v"
+    if isinstance(item, _Tuple):
+        return ("tuple", len(item.items))
+    if isinstance(item, _Marker):
+        return item.what
+    if isinstance(item, _RangeIter):
+        return ("iter", item.stop, item.step)
+    return ("range",)
+
+
+def _flatten(item: StackItem) -> list[ir.Value]:
+    if isinstance(item, ir.Value):
+        return [item]
+    if isinstance(item, _Tuple):
+        return list(item.items)
+    if isinstance(item, _RangeIter):
+        return [item.cur]
+    if isinstance(item, _Range):
+        return [item.start, item.stop, item.step]
+    return []
+
+
+class _State:
+    """The symbolic state at one point: the stack and the bound locals."""
+
+    __slots__ = ("stack", "locals")
+
+    def __init__(self, stack: list[StackItem], locals_: dict[str, Local]) -> None:
+        self.stack = stack
+        self.locals = locals_
+
+    def copy(self) -> _State:
+        return _State(list(self.stack), dict(self.locals))
+
+
+class _Entry:
+    """A leader's IR block and the signature its parameters follow."""
+
+    __slots__ = ("block", "shapes", "kinds", "state")
+
+    def __init__(self, block: ir.Block, shapes: tuple[object, ...], kinds: dict[str, bool],
+                 state: _State) -> None:
+        self.block = block
+        self.shapes = shapes
+        #: local name -> True when it may be unbound here (a flag parameter follows its value).
+        self.kinds = kinds
+        self.state = state
 
 
 class Frontend:
-    """Builds the IR of one function; create one per function."""
+    """Builds the IR of one function; create one per function.
+
+    State, reset for each translation attempt:
+
+    ``builder``      the IR builder, positioned in the block being translated;
+    ``state``        the symbolic stack and locals at the current instruction;
+    ``entries``      leader offset -> its block and entry signature;
+    ``pending``      leader offsets whose block is created but not yet translated;
+    ``read_params``  indices of the parameters the translated code reads;
+    ``lineno``       the source line of the current instruction.
+
+    Kept across attempts: ``widen`` (leader offset -> locals that may be unbound there).
+    """
 
     def __init__(self, fn: types.FunctionType, table: VersionTable) -> None:
         self.fn = fn
         self.code = fn.__code__
         self.table = table
-        self.builder = ir.Builder()
-        self.stack: list[StackItem] = []
-        self.locals: dict[str, ir.Value] = {}
+        self.ops = read_bytecode(self.code)
+        self.index_of = {op.offset: i for i, op in enumerate(self.ops)}
+        self.leaders = self._find_leaders()
         self.params: list[ir.Param] = []
+        self.param_index: dict[str, int] = {}
+        self.widen: dict[int, set[str]] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        self.builder = ir.Builder()
+        self.state = _State([], {})
+        self.entries: dict[int, _Entry] = {}
+        self.pending: list[int] = []
         self.read_params: set[int] = set()
-        self.result: ir.Value | None = None
         self.lineno: int | None = self.code.co_firstlineno
 
-    # -- errors -------------------------------------------------------------
+    # -- errors -------------------------------------------------------------------------
     def refuse(self, reason: str, lineno: int | None = None) -> NotCompilable:
         return NotCompilable(reason, self.code.co_filename, lineno if lineno is not None else self.lineno)
 
-    # -- driver -------------------------------------------------------------
+    # -- driver -------------------------------------------------------------------------
     def build(self) -> ir.Function:
         self._check_signature()
-        for instr in read_bytecode(self.code):
-            if instr.lineno is not None:
-                self.lineno = instr.lineno
-                self.builder.lineno = self.lineno
-            if self.result is not None:
-                break  # unreachable tail (CPython normally removes it)
-            action = self.table.actions.get(instr.opname)
-            if action is None:
-                raise self.refuse(self._refusal(instr))
-            handler: Callable[[Op], None] = getattr(self, "op_" + action)
-            handler(instr)
-        if self.result is None:
-            raise self.refuse("the function never returns a value")
+        attempts = 2 + len(self.leaders) * max(1, len(self.code.co_varnames))
+        for _ in range(attempts):
+            try:
+                self._translate()
+                break
+            except _Restart:
+                self._reset()
+        else:  # pragma: no cover - signatures only widen, so this converges
+            raise self.refuse("the control flow is too complex")
         return ir.Function(
-            name=self.fn.__name__, params=self.params, body=self.builder.body, result=self.result,
+            name=self.fn.__name__, params=self.params, blocks=self.builder.blocks,
             filename=self.code.co_filename, firstlineno=self.code.co_firstlineno,
             read_params=frozenset(self.read_params), defaults=tuple(self.fn.__defaults__ or ()),
         )
+
+    def _translate(self) -> None:
+        entry = self.builder.append_block("entry")
+        self.builder.position_at_end(entry)
+        self.state = _State([], {p.name: p for p in self.params})
+        self.builder.jump(*self._edge_parts(0))
+        while self.pending:
+            offset = self.pending.pop()
+            leader = self.entries[offset]
+            self.state = leader.state.copy()
+            self.builder.position_at_end(leader.block)
+            self._run(self.index_of[offset])
+
+    def _run(self, index: int) -> None:
+        """Translate from instruction ``index`` until the block ends."""
+        first = True
+        while True:
+            if index >= len(self.ops):
+                raise self.refuse("unexpected bytecode (execution runs off the end)")
+            instr = self.ops[index]
+            if not first and instr.offset in self.leaders:
+                self.builder.jump(*self._edge_parts(instr.offset))
+                return
+            first = False
+            if instr.lineno is not None:
+                self.lineno = instr.lineno
+                self.builder.lineno = instr.lineno
+            action = self.table.actions.get(instr.opname)
+            try:
+                if action is None:
+                    raise _Unsupported(self._refusal(instr))
+                handler: Callable[[Op], None] = getattr(self, "op_" + action)
+                handler(instr)
+            except _Unsupported as exc:
+                self.builder.exit(exc.reason, self.lineno)
+                return
+            if self.builder.terminated:
+                return
+            index += 1
+
+    def _find_leaders(self) -> set[int]:
+        leaders = {0}
+        actions = self.table.actions
+        for op in self.ops:
+            action = actions.get(op.opname)
+            if action in _JUMPS:
+                target = jump_target(op)
+                if action == "for_iter":
+                    target += 2 * self.table.for_iter_skip
+                leaders.add(target)
+            if action in _ENDS_BLOCK:
+                leaders.add(op.next_offset)
+        return leaders
 
     def _check_signature(self) -> None:
         code = self.code
@@ -126,74 +335,161 @@ class Frontend:
             raise self.refuse(f"closure variable {code.co_freevars[0]!r} is not supported", first)
         if code.co_cellvars:
             raise self.refuse(f"variable {code.co_cellvars[0]!r} is captured by an inner function", first)
+        if code.co_exceptiontable:
+            raise self.refuse("try/except and with are not supported", self._first_handler_line())
         for index, name in enumerate(code.co_varnames[:code.co_argcount]):
-            param = ir.Param(index, name)
-            self.params.append(param)
-            self.locals[name] = param
+            self.params.append(ir.Param(index, name))
+            self.param_index[name] = index
+
+    def _first_handler_line(self) -> int | None:
+        for op in self.ops:
+            if op.opname in ("PUSH_EXC_INFO", "BEFORE_WITH", "SETUP_FINALLY"):
+                return op.lineno
+        return self.code.co_firstlineno
 
     def _refusal(self, op: Op) -> str:
-        # The error path can afford dis, which knows how each version encodes names.
+        # The exit path can afford dis, which knows how each version encodes names.
         listing = list(dis.get_instructions(self.code))
-        index = next((k for k, i in enumerate(listing) if i.offset == op.offset), None)
-        if index is None:
+        instr = next((i for i in listing if i.offset == op.offset), None)
+        if instr is None:
             return refusal(op.opname)
-        instr = listing[index]
-        if instr.opname == "TO_BOOL" and index + 1 < len(listing):
-            # 3.13: name what the truth test is for (if/while/and/or, or `not`).
-            following = listing[index + 1].opname
-            if "JUMP" in following or following == "UNARY_NOT":
-                return refusal(following)
-        if instr.opname == "LOAD_GLOBAL":
-            name = instr.argval
-            if instr.arg is not None and instr.arg & 1:  # 3.11+: a NULL is pushed for a call
-                return f"call to {name}() is not supported"
-            return f"global variable {name!r} is not supported"
         if instr.opname in ("LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR"):
             return f"{refusal(instr.opname)} (.{instr.argval})"
         return refusal(instr.opname)
 
-    # -- stack helpers -------------------------------------------------------
+    # -- edges and blocks ---------------------------------------------------------------------
+    def _edge_parts(self, target: int) -> tuple[ir.Block, list[ir.Value]]:
+        edge = self.edge(target, self.state)
+        return edge.target, list(edge.args)
+
+    def edge(self, target: int, state: _State) -> ir.Edge:
+        """An edge carrying ``state`` into the block at bytecode offset ``target``."""
+        if target not in self.index_of:
+            raise self.refuse(f"unexpected bytecode (jump to offset {target})")
+        shapes = tuple(_shape(item) for item in state.stack)
+        entry = self.entries.get(target)
+        widened = self.widen.setdefault(target, set())
+        if entry is None:
+            kinds = {name: isinstance(local, _Maybe) or name in widened
+                     for name, local in state.locals.items()}
+            kinds.update({name: True for name in widened if name not in kinds})
+            entry = self._new_entry(target, state, shapes, kinds)
+        else:
+            if shapes != entry.shapes:
+                raise self.refuse("unexpected bytecode (the stack differs between paths)")
+            for name, local in state.locals.items():
+                if name not in entry.kinds or (not entry.kinds[name] and isinstance(local, _Maybe)):
+                    widened.add(name)
+                    raise _Restart
+            for name, maybe in entry.kinds.items():
+                if not maybe and name not in state.locals:
+                    widened.add(name)
+                    raise _Restart
+        args: list[ir.Value] = []
+        for item in state.stack:
+            args += _flatten(item)
+        for name, maybe in entry.kinds.items():
+            local = state.locals.get(name)
+            if not maybe:
+                assert isinstance(local, ir.Value)
+                args.append(local)
+            elif local is None:
+                args += [ir.Const(0), ir.Const(False)]
+            elif isinstance(local, _Maybe):
+                args += [local.value, local.flag]
+            else:
+                args += [local, ir.Const(True)]
+        return ir.Edge(entry.block, tuple(args))
+
+    def _new_entry(self, target: int, state: _State, shapes: tuple[object, ...],
+                   kinds: dict[str, bool]) -> _Entry:
+        block = self.builder.append_block(f"L{target}", offset=target)
+        stack: list[StackItem] = []
+        for item in state.stack:
+            if isinstance(item, ir.Value):
+                stack.append(block.add_param("t"))
+            elif isinstance(item, _Tuple):
+                stack.append(_Tuple([block.add_param("t") for _ in item.items]))
+            elif isinstance(item, _RangeIter):
+                stack.append(_RangeIter(block.add_param("it"), item.stop, item.step))
+            elif isinstance(item, _Range):
+                stack.append(_Range(block.add_param("t"), block.add_param("t"), block.add_param("t")))
+            else:
+                stack.append(item)
+        locals_: dict[str, Local] = {}
+        for name, maybe in kinds.items():
+            value = block.add_param(name)
+            locals_[name] = _Maybe(value, block.add_param(f"{name}?")) if maybe else value
+        entry = _Entry(block, shapes, kinds, _State(stack, locals_))
+        self.entries[target] = entry
+        self.pending.append(target)
+        return entry
+
+    def _split(self, cond: ir.Value, reason: str, exit_when: bool) -> None:
+        """Exit (with ``reason``) when ``cond``'s truth is ``exit_when``; continue in a new block."""
+        b = self.builder
+        cont = b.append_block()
+        leave = b.append_block()
+        if exit_when:
+            b.branch(cond, ir.Edge(leave), ir.Edge(cont))
+        else:
+            b.branch(cond, ir.Edge(cont), ir.Edge(leave))
+        b.position_at_end(leave)
+        b.exit(reason, self.lineno)
+        b.position_at_end(cont)
+
+    # -- stack helpers -------------------------------------------------------------------------
     def push(self, item: StackItem) -> None:
-        self.stack.append(item)
+        self.state.stack.append(item)
 
     def pop(self) -> StackItem:
-        if not self.stack:
+        if not self.state.stack:
             raise self.refuse("unexpected bytecode (stack underflow)")
-        return self.stack.pop()
+        return self.state.stack.pop()
 
     def pop_int(self) -> ir.Value:
         item = self.pop()
+        if isinstance(item, ir.Value):
+            return item
         if isinstance(item, _Tuple):
-            raise self.refuse("tuples are not supported")
-        return item
+            raise _Unsupported("tuples are not supported")
+        if item is _NONE:
+            raise _Unsupported("None is not supported (values must be ints)")
+        raise _Unsupported("this use of range() is not supported")
 
     def constant(self, value: object) -> StackItem:
-        if type(value) is int:
-            if not ir.fits_register(value):
-                raise self.refuse(f"constant {value} does not fit in 64 bits (-2**63 .. 2**64-1)")
-            return ir.Const(value)
-        if type(value) is tuple and all(type(v) is int for v in value):
+        if type(value) is int or type(value) is bool:
+            if not ir.fits_register(value):  # type: ignore[arg-type]
+                raise _Unsupported(f"constant {value} does not fit in 64 bits (-2**63 .. 2**64-1)")
+            return ir.Const(value)  # type: ignore[arg-type]
+        if type(value) is tuple and all(type(v) in (int, bool) for v in value):
             return _Tuple([self.constant(v) for v in value])  # type: ignore[misc]
         if value is None:
-            raise self.refuse("the function returns None (the result must be an int)")
-        if type(value) is bool:
-            raise self.refuse(f"bool constant {value} is not supported (use 0 or 1)")
+            return _NONE
         if isinstance(value, types.CodeType):
-            raise self.refuse(refusal("MAKE_FUNCTION"))  # the body of a lambda or nested def
-        raise self.refuse(f"{type(value).__name__} constant {value!r} is not supported")
+            raise _Unsupported(refusal("MAKE_FUNCTION"))  # the body of a lambda or nested def
+        raise _Unsupported(f"{type(value).__name__} constant {value!r} is not supported")
 
     def load(self, name: str) -> None:
-        value = self.locals.get(name)
-        if value is None:
-            raise self.refuse(f"local variable {name!r} is used before it is assigned")
-        if isinstance(value, ir.Param):
-            self.read_params.add(value.index)
-        self.push(value)
+        local = self.state.locals.get(name)
+        if local is None:
+            raise _Unsupported(f"local variable {name!r} is used before it is assigned")
+        if isinstance(local, _Maybe):
+            self._split(local.flag, f"local variable {name!r} may be used before it is assigned",
+                        exit_when=False)
+            local = local.value
+            self.state.locals[name] = local
+        index = self.param_index.get(name)
+        if index is not None:
+            # Conservatively read: the local may still hold the argument (through block
+            # parameters); checking an argument that was reassigned first only costs speed.
+            self.read_params.add(index)
+        self.push(local)
 
     def store(self, name: str) -> None:
-        self.locals[name] = self.pop_int()
+        self.state.locals[name] = self.pop_int()
 
-    # -- actions (named in the version tables) -------------------------------
+    # -- actions (named in the version tables) ---------------------------------------------------
     def op_nop(self, instr: Op) -> None:
         pass
 
@@ -222,27 +518,46 @@ class Frontend:
     def op_load_const(self, instr: Op) -> None:
         self.push(self.constant(self.code.co_consts[instr.arg]))
 
+    def _return(self, item: StackItem) -> None:
+        if item is _NONE:
+            raise _Unsupported("the function returns None (the result must be an int or a bool)")
+        if isinstance(item, _Tuple):
+            raise _Unsupported("returning a tuple is not supported")
+        if not isinstance(item, ir.Value):
+            raise _Unsupported("returning a range is not supported")
+        self.builder.ret(item)
+
     def op_return_value(self, instr: Op) -> None:
-        self.result = self.pop_int()
+        self._return(self.pop())
 
     def op_return_const(self, instr: Op) -> None:
-        self.push(self.constant(self.code.co_consts[instr.arg]))
-        self.result = self.pop_int()
+        self._return(self.constant(self.code.co_consts[instr.arg]))
+
+    def op_raise_varargs(self, instr: Op) -> None:
+        raise _Unsupported("raise statement (the Python original raises)")
 
     def op_binary_op(self, instr: Op) -> None:
         arg = instr.arg
         if arg >= BINARY_OP_INPLACE:
             arg -= BINARY_OP_INPLACE
         if arg in BINARY_OP_REJECTED:
-            raise self.refuse(BINARY_OP_REJECTED[arg])
+            raise _Unsupported(BINARY_OP_REJECTED[arg])
         op = BINARY_OPS.get(arg)
         if op is None:
-            raise self.refuse(f"binary operator #{arg} is not supported")
+            raise _Unsupported(f"binary operator #{arg} is not supported")
         right = self.pop_int()
         left = self.pop_int()
         if op is ir.Opcode.POW and not (isinstance(right, ir.Const) and right.value >= 0):
-            raise self.refuse("** needs a constant, non-negative exponent")
+            raise _Unsupported("** needs a constant, non-negative exponent")
         self.push(self.builder.binop(op, left, right))
+
+    def op_compare_op(self, instr: Op) -> None:
+        index = instr.arg >> self.table.compare_shift
+        if index >= len(COMPARE_OPS):
+            raise _Unsupported(f"comparison #{index} is not supported")
+        right = self.pop_int()
+        left = self.pop_int()
+        self.push(self.builder.binop(COMPARE_OPS[index], left, right))
 
     def op_unary_negative(self, instr: Op) -> None:
         self.push(self.builder.unop(ir.Opcode.NEG, self.pop_int()))
@@ -251,28 +566,47 @@ class Frontend:
         self.push(self.builder.unop(ir.Opcode.INVERT, self.pop_int()))
 
     def op_unary_positive(self, instr: Op) -> None:
-        self.push(self.pop_int())  # +x is x for an exact int
+        self.push(self.builder.unop(ir.Opcode.POS, self.pop_int()))
+
+    def _truth(self, item: StackItem) -> ir.Value:
+        if isinstance(item, ir.Value):
+            return item
+        if item is _NONE:
+            return ir.Const(False)
+        if isinstance(item, _Tuple):
+            return ir.Const(bool(item.items))
+        raise _Unsupported("this truth test is not supported")
+
+    def op_unary_not(self, instr: Op) -> None:
+        self.push(self.builder.binop(ir.Opcode.EQ, self._truth(self.pop()), ir.Const(0)))
+
+    def op_to_bool(self, instr: Op) -> None:
+        self.push(self.builder.binop(ir.Opcode.NE, self._truth(self.pop()), ir.Const(0)))
 
     def op_intrinsic_1(self, instr: Op) -> None:
         action = self.table.intrinsics.get(instr.arg)
         if action is None:
-            raise self.refuse(f"intrinsic #{instr.arg} is not supported")
+            raise _Unsupported(f"intrinsic #{instr.arg} is not supported")
         getattr(self, "op_" + action)(instr)
 
     def op_copy(self, instr: Op) -> None:
         n = instr.arg or 0
-        if not 1 <= n <= len(self.stack):
+        if not 1 <= n <= len(self.state.stack):
             raise self.refuse("unexpected bytecode (COPY)")
-        self.push(self.stack[-n])
+        self.push(self.state.stack[-n])
 
     def op_swap(self, instr: Op) -> None:
         n = instr.arg or 0
-        if not 2 <= n <= len(self.stack):
+        stack = self.state.stack
+        if not 2 <= n <= len(stack):
             raise self.refuse("unexpected bytecode (SWAP)")
-        self.stack[-1], self.stack[-n] = self.stack[-n], self.stack[-1]
+        stack[-1], stack[-n] = stack[-n], stack[-1]
 
     def op_pop_top(self, instr: Op) -> None:
         self.pop()
+
+    def op_push_null(self, instr: Op) -> None:
+        self.push(_NULL)
 
     def op_build_tuple(self, instr: Op) -> None:
         n = instr.arg or 0
@@ -282,9 +616,126 @@ class Frontend:
     def op_unpack_sequence(self, instr: Op) -> None:
         item = self.pop()
         if not isinstance(item, _Tuple) or len(item.items) != instr.arg:
-            raise self.refuse("unpacking is only supported for tuples of the same length")
+            raise _Unsupported("unpacking is only supported for tuples of the same length")
         for value in reversed(item.items):
             self.push(value)
+
+    # -- globals, calls, range loops ------------------------------------------------------------
+    def op_load_global(self, instr: Op) -> None:
+        name = self.code.co_names[instr.arg >> 1]
+        if not instr.arg & 1:
+            raise _Unsupported(f"global variable {name!r} is not supported")
+        self.push(_NULL)
+        self.push(_Marker("call:" + name))
+
+    def op_call(self, instr: Op) -> None:
+        n = instr.arg
+        if len(self.state.stack) < n + 2:
+            raise self.refuse("unexpected bytecode (CALL)")
+        args = [self.pop() for _ in range(n)][::-1]
+        pair = [self.pop(), self.pop()]
+        callee = next((p for p in pair if isinstance(p, _Marker) and p.what.startswith("call:")), None)
+        if callee is None or _NULL not in pair:
+            raise _Unsupported("call is not supported")
+        name = callee.what[5:]
+        if name != "range" or not 1 <= n <= 3 or not all(isinstance(a, ir.Value) for a in args):
+            raise _Unsupported(f"call to {name}() is not supported")
+        values: list[ir.Value] = args  # type: ignore[assignment]
+        if self.fn.__globals__.get("range", range) is not range:
+            raise _Unsupported("'range' is not the builtin range here")
+        self.builder.guard_builtin("range")
+        if n == 1:
+            start, stop, step = ir.Const(0), values[0], ir.Const(1)
+        elif n == 2:
+            start, stop, step = values[0], values[1], ir.Const(1)
+        else:
+            start, stop, step = values
+            if isinstance(step, ir.Const):
+                if step.value == 0:
+                    raise _Unsupported("range() step is zero (the Python original raises ValueError)")
+            else:
+                self._split(self.builder.binop(ir.Opcode.EQ, step, ir.Const(0)),
+                            "range() step is zero (the Python original raises ValueError)", exit_when=True)
+        self.push(_Range(start, stop, step))
+
+    def op_get_iter(self, instr: Op) -> None:
+        item = self.pop()
+        if not isinstance(item, _Range):
+            raise _Unsupported("iteration over anything but range() is not supported")
+        self.push(_RangeIter(item.start, item.stop, item.step))
+
+    def op_for_iter(self, instr: Op) -> None:
+        it = self.state.stack[-1] if self.state.stack else None
+        if not isinstance(it, _RangeIter):
+            raise _Unsupported("iteration over anything but range() is not supported")
+        b, Opc = self.builder, ir.Opcode
+        step = it.step
+        if isinstance(step, ir.Const):
+            more = b.binop(Opc.LT if step.value > 0 else Opc.GT, it.cur, it.stop)
+        else:
+            up = b.binop(Opc.GT, step, ir.Const(0))
+            going_up = b.binop(Opc.AND, up, b.binop(Opc.LT, it.cur, it.stop))
+            going_down = b.binop(Opc.AND, b.binop(Opc.EQ, up, ir.Const(0)), b.binop(Opc.GT, it.cur, it.stop))
+            more = b.binop(Opc.OR, going_up, going_down)
+        done = self.state.copy()
+        done.stack.pop()
+        exhausted = self.edge(jump_target(instr) + 2 * self.table.for_iter_skip, done)
+        body = b.append_block()
+        b.branch(more, ir.Edge(body), exhausted)
+        b.position_at_end(body)
+        self.state.stack[-1] = _RangeIter(b.binop(Opc.ADD, it.cur, step), it.stop, step)
+        self.push(it.cur)
+        b.jump(*self._edge_parts(instr.next_offset))
+
+    def op_end_for(self, instr: Op) -> None:
+        raise _Unsupported("unexpected END_FOR")
+
+    # -- jumps -------------------------------------------------------------------------------
+    def op_jump(self, instr: Op) -> None:
+        self.builder.jump(*self._edge_parts(jump_target(instr)))
+
+    def _branch_on(self, cond: ir.Value, jump_when: bool, instr: Op,
+                   taken: _State, fallthrough: _State) -> None:
+        jumped = self.edge(jump_target(instr), taken)
+        following = self.edge(instr.next_offset, fallthrough)
+        if jump_when:
+            self.builder.branch(cond, jumped, following)
+        else:
+            self.builder.branch(cond, following, jumped)
+
+    def op_pop_jump_if_false(self, instr: Op) -> None:
+        cond = self._truth(self.pop())
+        self._branch_on(cond, False, instr, self.state, self.state)
+
+    def op_pop_jump_if_true(self, instr: Op) -> None:
+        cond = self._truth(self.pop())
+        self._branch_on(cond, True, instr, self.state, self.state)
+
+    def _jump_if_none(self, instr: Op, when_none: bool) -> None:
+        is_none = self.pop() is _NONE  # every other stack item is an int, a bool or a marker
+        target = jump_target(instr) if is_none == when_none else instr.next_offset
+        self.builder.jump(*self._edge_parts(target))
+
+    def op_pop_jump_if_none(self, instr: Op) -> None:
+        self._jump_if_none(instr, True)
+
+    def op_pop_jump_if_not_none(self, instr: Op) -> None:
+        self._jump_if_none(instr, False)
+
+    def _jump_or_pop(self, instr: Op, jump_when: bool) -> None:
+        item = self.state.stack[-1] if self.state.stack else None
+        if item is None:
+            raise self.refuse("unexpected bytecode (stack underflow)")
+        cond = self._truth(item)
+        taken = self.state.copy()
+        self.state.stack.pop()
+        self._branch_on(cond, jump_when, instr, taken, self.state)
+
+    def op_jump_if_false_or_pop(self, instr: Op) -> None:
+        self._jump_or_pop(instr, False)
+
+    def op_jump_if_true_or_pop(self, instr: Op) -> None:
+        self._jump_or_pop(instr, True)
 
 
 def build_ir(fn: types.FunctionType, table: VersionTable) -> ir.Function:

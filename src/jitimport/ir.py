@@ -1,24 +1,41 @@
-"""The intermediate representation: straight-line SSA over 64-bit-or-fallback integers.
+"""The intermediate representation: SSA over Python ints and bools, in basic blocks.
 
-A :class:`Function` is a list of :class:`Instr` in evaluation order, each
-defining one value from earlier values (:class:`Param`, :class:`Const` or
-another :class:`Instr`).  There is no control flow: eligible functions are
-branchless, and every case the machine code cannot compute exactly leaves
-through the fallback (re-running the Python original), which the IR leaves
-implicit.  The semantics of every opcode are Python's, on unbounded ints;
-:func:`evaluate` is the reference the optimizer folds with and the tests
+A :class:`Function` is a control-flow graph of :class:`Block` s; ``blocks[0]`` is
+the entry.  A block holds
+
+* ``params``: :class:`BlockParam` values.  This IR uses *block parameters*
+  instead of phi nodes: every edge into a block passes one argument per
+  parameter (``jump b3(%5, %x)``), so a value merged at a join point is the
+  parameter, and a block with one predecessor needs none;
+* ``body``: :class:`Instr` s in evaluation order, each defining one value from
+  values that dominate it (:class:`Param`, :class:`Const`, :class:`BlockParam`
+  or another :class:`Instr`);
+* one terminator: :class:`Jump`, :class:`Branch` (on a value's truth),
+  :class:`Return`, or :class:`Exit`.
+
+``Exit`` is the one way out for everything the machine code does not do
+itself: a ``raise``, a construct the compiler does not translate, an unbound
+local.  Eligible functions are pure, so leaving means calling the Python
+original with the caller's arguments from the start; the outcome is then
+CPython's.  Overflow and exceptions of operations exit the same way, but
+implicitly (every operation that can leave 64 bits or raise carries its own
+check); the IR states Python's semantics on unbounded ints.
+
+Every opcode is declared once, in :class:`Opcode`: its symbol, arity, the
+Python function that is its reference semantics, and flags (commutative,
+compare, wraps modulo 2**64, can raise).  :func:`evaluate` and
+:func:`interpret` are the reference the optimizer folds with and the tests
 compare against.
 """
 from __future__ import annotations
 
 import enum
+import operator
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
-
-
 UINT64_MAX = (1 << 64) - 1
 
 
@@ -31,43 +48,87 @@ def fits_register(value: int) -> bool:
     return INT64_MIN <= value <= UINT64_MAX
 
 
+# Opcode flags.
+COMMUTATIVE = 1
+WRAPS = 2        # the result's low 64 bits depend only on the operands' low 64 bits
+COMPARE = 4      # a comparison: the result is a bool
+BITWISE = 8      # & | ^: bool op bool is a bool, anything else an int
+MAY_RAISE = 16   # Python can raise on some operands (see may_fail_in_python)
+GUARD = 32       # no value: checks an assumption at run time and exits when it does not hold
+
+
 class Opcode(enum.Enum):
-    """Integer operations, named after the Python operator they implement."""
+    """Every IR operation, declared once: (symbol, arity, flags, Python semantics)."""
 
-    ADD = "add"
-    SUB = "sub"
-    MUL = "mul"
-    FLOORDIV = "floordiv"
-    MOD = "mod"
-    POW = "pow"          # exponent is always a non-negative Const
-    LSHIFT = "lshift"
-    RSHIFT = "rshift"
-    AND = "and"
-    OR = "or"
-    XOR = "xor"
-    NEG = "neg"
-    INVERT = "invert"
+    ADD = ("+", 2, COMMUTATIVE | WRAPS, operator.add)
+    SUB = ("-", 2, WRAPS, operator.sub)
+    MUL = ("*", 2, COMMUTATIVE | WRAPS, operator.mul)
+    FLOORDIV = ("//", 2, MAY_RAISE, operator.floordiv)
+    MOD = ("%", 2, MAY_RAISE, operator.mod)
+    POW = ("**", 2, MAY_RAISE, operator.pow)          # exponent: a non-negative Const
+    LSHIFT = ("<<", 2, MAY_RAISE, operator.lshift)    # wraps for a constant count in [0, 64)
+    RSHIFT = (">>", 2, MAY_RAISE, operator.rshift)
+    AND = ("&", 2, COMMUTATIVE | WRAPS | BITWISE, operator.and_)
+    OR = ("|", 2, COMMUTATIVE | WRAPS | BITWISE, operator.or_)
+    XOR = ("^", 2, COMMUTATIVE | WRAPS | BITWISE, operator.xor)
+    NEG = ("-", 1, WRAPS, operator.neg)
+    INVERT = ("~", 1, WRAPS, operator.invert)          # ~bool is deprecated: never folded
+    POS = ("+", 1, 0, operator.pos)                    # +x: an int (+True == 1)
+    LT = ("<", 2, COMPARE, operator.lt)
+    LE = ("<=", 2, COMPARE, operator.le)
+    EQ = ("==", 2, COMPARE | COMMUTATIVE, operator.eq)
+    NE = ("!=", 2, COMPARE | COMMUTATIVE, operator.ne)
+    GT = (">", 2, COMPARE, operator.gt)
+    GE = (">=", 2, COMPARE, operator.ge)
+    #: ``attr`` names a builtin (``range``) the code assumes: the module does not shadow it and
+    #: ``builtins`` still holds the original.  Checked where Python would look the name up.
+    GUARD_BUILTIN = ("guard", 0, GUARD, None)
 
-    @property
-    def arity(self) -> int:
-        return 1 if self in (Opcode.NEG, Opcode.INVERT) else 2
+    def __init__(self, symbol: str, arity: int, flags: int, python: Callable[..., int]) -> None:
+        self.symbol = symbol
+        self.arity = arity
+        self.flags = flags
+        self.python = python
 
     @property
     def commutative(self) -> bool:
-        return self in _COMMUTATIVE
+        return bool(self.flags & COMMUTATIVE)
+
+    @property
+    def wraps(self) -> bool:
+        return bool(self.flags & WRAPS)
+
+    @property
+    def is_compare(self) -> bool:
+        return bool(self.flags & COMPARE)
+
+    @property
+    def is_bitwise(self) -> bool:
+        return bool(self.flags & BITWISE)
+
+    @property
+    def is_guard(self) -> bool:
+        return bool(self.flags & GUARD)
+
+    @property
+    def mnemonic(self) -> str:
+        return self.name.lower()
 
 
-_COMMUTATIVE = frozenset({Opcode.ADD, Opcode.MUL, Opcode.AND, Opcode.OR, Opcode.XOR})
+#: a < b  ==  b > a: the comparison with its operands swapped.
+SWAPPED = {Opcode.LT: Opcode.GT, Opcode.LE: Opcode.GE, Opcode.GT: Opcode.LT, Opcode.GE: Opcode.LE,
+           Opcode.EQ: Opcode.EQ, Opcode.NE: Opcode.NE}
+#: not (a < b)  ==  a >= b on ints.
+NEGATED = {Opcode.LT: Opcode.GE, Opcode.LE: Opcode.GT, Opcode.GT: Opcode.LE, Opcode.GE: Opcode.LT,
+           Opcode.EQ: Opcode.NE, Opcode.NE: Opcode.EQ}
 
-SYMBOLS = {
-    Opcode.ADD: "+", Opcode.SUB: "-", Opcode.MUL: "*", Opcode.FLOORDIV: "//", Opcode.MOD: "%",
-    Opcode.POW: "**", Opcode.LSHIFT: "<<", Opcode.RSHIFT: ">>", Opcode.AND: "&", Opcode.OR: "|",
-    Opcode.XOR: "^", Opcode.NEG: "-", Opcode.INVERT: "~",
-}
+# Back-compatible table of symbols (printing, messages).
+SYMBOLS = {op: op.symbol for op in Opcode}
 
 
 class Value:
-    """Something an instruction can use."""
+    """Something an instruction or a terminator can use.  Values are compared and
+    hashed by identity, so per-value maps are keyed by the value objects."""
 
     __slots__ = ()
 
@@ -77,6 +138,8 @@ class Value:
 
 @dataclass(eq=False)
 class Param(Value):
+    """A parameter of the Python function."""
+
     index: int
     name: str
 
@@ -86,10 +149,17 @@ class Param(Value):
 
 @dataclass(eq=False)
 class Const(Value):
+    """An int or bool constant (``True`` stays a bool: ``type(value)`` is the Python type)."""
+
     value: int
 
     def ref(self) -> str:
-        return str(self.value)
+        return repr(self.value)
+
+    @property
+    def key(self) -> tuple[type, int]:
+        """Equal only for the same type and value (``True == 1``, but they are different constants)."""
+        return (type(self.value), self.value)
 
 
 @dataclass(eq=False)
@@ -98,23 +168,240 @@ class Instr(Value):
     args: tuple[Value, ...]
     lineno: int | None = None
     number: int = -1          # assigned by Function.renumber(), for printing
+    #: What a guard checks (the builtin's name); None for arithmetic.
+    attr: str | None = None
 
     def ref(self) -> str:
         return f"%{self.number}"
 
     def __str__(self) -> str:
-        return f"{self.ref()} = {self.op.value} " + ", ".join(a.ref() for a in self.args)
+        if self.op.is_guard:
+            return f"{self.op.mnemonic} builtin {self.attr}"
+        return f"{self.ref()} = {self.op.mnemonic} " + ", ".join(a.ref() for a in self.args)
+
+
+@dataclass(eq=False)
+class BlockParam(Value):
+    """A value merged at the start of a block: each incoming edge passes one argument."""
+
+    block: Block
+    hint: str = ""            # the local variable or stack slot it stands for
+    number: int = -1
+
+    def ref(self) -> str:
+        return f"%{self.block.name}.{self.hint or self.number}"
+
+
+# -- terminators ----------------------------------------------------------------------------
+@dataclass(eq=False)
+class Edge:
+    """A transfer of control to ``target``, binding its parameters to ``args``."""
+
+    target: Block
+    args: tuple[Value, ...] = ()
+
+    def __str__(self) -> str:
+        if not self.args:
+            return self.target.name
+        return f"{self.target.name}(" + ", ".join(a.ref() for a in self.args) + ")"
+
+
+@dataclass(eq=False)
+class Jump:
+    edge: Edge
+    lineno: int | None = None
+
+    def uses(self) -> tuple[Value, ...]:
+        return self.edge.args
+
+    def edges(self) -> tuple[Edge, ...]:
+        return (self.edge,)
+
+    def __str__(self) -> str:
+        return f"jump {self.edge}"
+
+
+@dataclass(eq=False)
+class Branch:
+    """Go to ``if_true`` when ``cond`` is truthy (a nonzero int, or True), else ``if_false``."""
+
+    cond: Value
+    if_true: Edge
+    if_false: Edge
+    lineno: int | None = None
+
+    def uses(self) -> tuple[Value, ...]:
+        return (self.cond, *self.if_true.args, *self.if_false.args)
+
+    def edges(self) -> tuple[Edge, ...]:
+        return (self.if_true, self.if_false)
+
+    def __str__(self) -> str:
+        return f"branch {self.cond.ref()} ? {self.if_true} : {self.if_false}"
+
+
+@dataclass(eq=False)
+class Return:
+    value: Value
+    lineno: int | None = None
+
+    def uses(self) -> tuple[Value, ...]:
+        return (self.value,)
+
+    def edges(self) -> tuple[Edge, ...]:
+        return ()
+
+    def __str__(self) -> str:
+        return f"return {self.value.ref()}"
+
+
+@dataclass(eq=False)
+class Exit:
+    """Leave to the Python original (it re-runs from the start with the caller's arguments)."""
+
+    reason: str
+    lineno: int | None = None
+
+    def uses(self) -> tuple[Value, ...]:
+        return ()
+
+    def edges(self) -> tuple[Edge, ...]:
+        return ()
+
+    def __str__(self) -> str:
+        return f"exit  # {self.reason}"
+
+
+Terminator = Jump | Branch | Return | Exit
+
+
+@dataclass(eq=False)
+class Block:
+    name: str
+    params: list[BlockParam] = field(default_factory=list)
+    body: list[Instr] = field(default_factory=list)
+    terminator: Terminator | None = None
+    #: Bytecode offset the block starts at (None for blocks the frontend adds inside one).
+    offset: int | None = None
+
+    def add_param(self, hint: str = "") -> BlockParam:
+        param = BlockParam(self, hint)
+        self.params.append(param)
+        return param
+
+    def successors(self) -> list[Block]:
+        assert self.terminator is not None, f"block {self.name} has no terminator"
+        return [edge.target for edge in self.terminator.edges()]
+
+    def __str__(self) -> str:
+        head = self.name
+        if self.params:
+            head += "(" + ", ".join(p.ref() for p in self.params) + ")"
+        lines = [f"  {head}:"]
+        lines += [f"    {instr}" for instr in self.body]
+        lines.append(f"    {self.terminator}")
+        return "\n".join(lines)
+
+
+@dataclass(eq=False)
+class Function:
+    """One compiled function: parameters, its blocks, and where it came from."""
+
+    name: str
+    params: list[Param]
+    blocks: list[Block]
+    filename: str | None = None
+    firstlineno: int | None = None
+    #: Indices of parameters the Python source reads: each is checked to be an exact
+    #: int at entry even if the optimizer removes its last use.
+    read_params: frozenset[int] = frozenset()
+    #: Default values of the trailing parameters (``fn.__defaults__``).
+    defaults: tuple[object, ...] = ()
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def entry(self) -> Block:
+        return self.blocks[0]
+
+    def renumber(self) -> None:
+        number = 0
+        for block in self.blocks:
+            for param in block.params:
+                param.number = number
+                number += 1
+            for instr in block.body:
+                instr.number = number
+                number += 1
+
+    def instructions(self) -> Iterator[Instr]:
+        for block in self.blocks:
+            yield from block.body
+
+    def predecessors(self) -> dict[Block, list[Block]]:
+        preds: dict[Block, list[Block]] = {block: [] for block in self.blocks}
+        for block in self.blocks:
+            for succ in block.successors():
+                preds[succ].append(block)
+        return preds
+
+    def reverse_postorder(self) -> list[Block]:
+        """Blocks reachable from the entry, each after all its forward predecessors."""
+        seen: set[Block] = set()
+        order: list[Block] = []
+        # Successors are visited last-first, so a block's first successor (a branch's
+        # taken side: a loop body) is laid out right after it.
+        stack: list[tuple[Block, Iterator[Block]]] = [(self.entry, reversed(self.entry.successors()))]
+        seen.add(self.entry)
+        while stack:
+            block, successors = stack[-1]
+            for succ in successors:
+                if succ not in seen:
+                    seen.add(succ)
+                    stack.append((succ, reversed(succ.successors())))
+                    break
+            else:
+                stack.pop()
+                order.append(block)
+        order.reverse()
+        return order
+
+    def has_loops(self) -> bool:
+        """Whether some edge goes back to a block laid out no later than its source (a loop,
+        in reverse postorder)."""
+        order = {block: i for i, block in enumerate(self.blocks)}
+        return any(order[succ] <= order[block] for block in self.blocks for succ in block.successors())
+
+    def returns(self) -> list[Return]:
+        return [b.terminator for b in self.blocks if isinstance(b.terminator, Return)]
+
+    def __str__(self) -> str:
+        self.renumber()
+        head = ", ".join(p.ref() for p in self.params)
+        lines = [f"def {self.name}({head}):"]
+        lines += [str(block) for block in self.blocks]
+        return "\n".join(lines)
+
+
+def straight_line(name: str, params: list[Param], body: list[Instr], result: Value,
+                  **kwargs: object) -> Function:
+    """A one-block function (``return result`` after ``body``): for tests and tools."""
+    block = Block("entry", body=list(body), terminator=Return(result))
+    return Function(name, params, [block], **kwargs)  # type: ignore[arg-type]
 
 
 def may_fail_in_python(instr: Instr) -> bool:
     """Whether Python itself could raise (or never finish) on this operation.
 
     Such an instruction is kept even when its value is unused, so the machine
-    code still detects the case and falls back to the original, which raises.
+    code still detects the case and exits to the original, which raises.
     Overflow does not count: Python computes a big int and carries on, and the
-    machine code's fallback reproduces that.
+    machine code's exit reproduces that.
     """
     op, args = instr.op, instr.args
+    if op.is_guard:
+        return True           # never removed: it may exit
+    if not op.flags & MAY_RAISE:
+        return False
     if op in (Opcode.FLOORDIV, Opcode.MOD):
         divisor = args[1]
         return not (isinstance(divisor, Const) and divisor.value != 0)
@@ -125,126 +412,139 @@ def may_fail_in_python(instr: Instr) -> bool:
         return count.value < 0 or (op is Opcode.LSHIFT and count.value > 64)
     if op is Opcode.POW:
         return args[1].value > 64  # type: ignore[attr-defined]
-    return False
+    raise AssertionError(f"may_fail_in_python does not know {op}")
 
 
 NO_FOLD_LIMIT = 64
 
 
 def folding_is_safe(op: Opcode, values: Sequence[int]) -> bool:
-    """Whether evaluating ``op`` on these constants at compile time is cheap: a huge
-    exponent or shift count could take Python unbounded time or memory."""
+    """Whether evaluating ``op`` on these constants at compile time is cheap and silent: a
+    huge exponent or shift count could take unbounded time or memory, and ``~True`` warns."""
     if op is Opcode.POW:
         base, exp = values
         return exp <= NO_FOLD_LIMIT or base in (-1, 0, 1)
     if op is Opcode.LSHIFT:
         base, count = values
         return count <= NO_FOLD_LIMIT or base == 0
+    if op is Opcode.INVERT:
+        return type(values[0]) is not bool
     return True
 
 
 def evaluate(op: Opcode, operands: Sequence[int]) -> int:
-    """Python's result for ``op`` on ints (may raise as Python does)."""
-    if op is Opcode.NEG:
-        return -operands[0]
-    if op is Opcode.INVERT:
-        return ~operands[0]
-    a, b = operands
-    if op is Opcode.ADD:
-        return a + b
-    if op is Opcode.SUB:
-        return a - b
-    if op is Opcode.MUL:
-        return a * b
-    if op is Opcode.FLOORDIV:
-        return a // b
-    if op is Opcode.MOD:
-        return a % b
-    if op is Opcode.POW:
-        return a ** b
-    if op is Opcode.LSHIFT:
-        return a << b
-    if op is Opcode.RSHIFT:
-        return a >> b
-    if op is Opcode.AND:
-        return a & b
-    if op is Opcode.OR:
-        return a | b
-    if op is Opcode.XOR:
-        return a ^ b
-    raise AssertionError(op)
-
-
-@dataclass(eq=False)
-class Function:
-    """One compiled function: parameters, body, result and where it came from."""
-
-    name: str
-    params: list[Param]
-    body: list[Instr]
-    result: Value
-    filename: str | None = None
-    firstlineno: int | None = None
-    #: Indices of parameters the Python source reads: each is checked to be an exact
-    #: int at entry even if the optimizer removes its last use.
-    read_params: frozenset[int] = frozenset()
-    #: Default values of the trailing parameters (``fn.__defaults__``).
-    defaults: tuple[object, ...] = ()
-    notes: list[str] = field(default_factory=list)
-
-    def renumber(self) -> None:
-        for number, instr in enumerate(self.body):
-            instr.number = number
-
-    def __str__(self) -> str:
-        self.renumber()
-        head = ", ".join(p.ref() for p in self.params)
-        lines = [f"def {self.name}({head}):"]
-        lines += [f"    {instr}" for instr in self.body]
-        lines.append(f"    return {self.result.ref()}")
-        return "\n".join(lines)
-
-    def instructions(self) -> Iterator[Instr]:
-        return iter(self.body)
+    """Python's result for ``op`` on ints and bools (may raise as Python does)."""
+    return op.python(*operands)
 
 
 class Builder:
-    """Appends instructions to a function body (the frontend's only way in)."""
+    """Builds a function's blocks, in the spirit of llvmlite's IRBuilder: it is positioned at
+    the end of one block, appends instructions there, and a terminator closes the block."""
 
     def __init__(self) -> None:
-        self.body: list[Instr] = []
+        self.blocks: list[Block] = []
+        self.block: Block | None = None
         self.lineno: int | None = None
+        self._count = 0
 
+    # -- blocks ---------------------------------------------------------------------
+    def append_block(self, name: str = "", offset: int | None = None) -> Block:
+        block = Block(name or f"b{self._count}", offset=offset)
+        self._count += 1
+        self.blocks.append(block)
+        return block
+
+    def position_at_end(self, block: Block) -> None:
+        self.block = block
+
+    @property
+    def terminated(self) -> bool:
+        return self.block is None or self.block.terminator is not None
+
+    # -- instructions -------------------------------------------------------------------
     def emit(self, op: Opcode, *args: Value) -> Instr:
         if len(args) != op.arity:
-            raise ValueError(f"{op.value} takes {op.arity} operands")
+            raise ValueError(f"{op.mnemonic} takes {op.arity} operands")
+        assert self.block is not None and self.block.terminator is None, "no open block"
         instr = Instr(op, tuple(args), self.lineno)
-        self.body.append(instr)
+        self.block.body.append(instr)
         return instr
 
     def binop(self, op: Opcode, a: Value, b: Value) -> Instr:
         return self.emit(op, a, b)
 
+    def guard_builtin(self, name: str) -> Instr:
+        instr = self.emit(Opcode.GUARD_BUILTIN)
+        instr.attr = name
+        return instr
+
     def unop(self, op: Opcode, a: Value) -> Instr:
         return self.emit(op, a)
 
+    # -- terminators ---------------------------------------------------------------------
+    def _terminate(self, terminator: Terminator) -> None:
+        assert self.block is not None and self.block.terminator is None, "no open block"
+        self.block.terminator = terminator
+        self.block = None
+
+    def jump(self, target: Block, args: Sequence[Value] = ()) -> None:
+        self._terminate(Jump(Edge(target, tuple(args)), self.lineno))
+
+    def branch(self, cond: Value, if_true: Edge, if_false: Edge) -> None:
+        self._terminate(Branch(cond, if_true, if_false, self.lineno))
+
+    def ret(self, value: Value) -> None:
+        self._terminate(Return(value, self.lineno))
+
+    def exit(self, reason: str, lineno: int | None = None) -> None:
+        self._terminate(Exit(reason, lineno if lineno is not None else self.lineno))
+
+
+class ExitReached(Exception):
+    """:func:`interpret` reached an :class:`Exit` (the machine code would leave to Python)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
 
 def interpret(fn: Function, args: Sequence[int],
-              step: Callable[[Opcode, Sequence[int]], int] = evaluate) -> int:
+              step: Callable[[Opcode, Sequence[int]], int] = evaluate, max_steps: int = 10_000_000) -> int:
     """Run the IR with Python semantics (the reference for optimizer tests).
 
     ``step`` evaluates one instruction; a test can pass one that models the
-    machine code (e.g. raising when a value leaves 64 bits).
+    machine code (e.g. raising when a value leaves 64 bits).  An ``Exit``
+    raises :class:`ExitReached`.
     """
-    env: dict[int, int] = {}
+    env: dict[Value, int] = {}
 
     def value_of(v: Value) -> int:
         if isinstance(v, Const):
             return v.value
         if isinstance(v, Param):
             return args[v.index]
-        return env[id(v)]
+        return env[v]
 
-    for instr in fn.body:
-        env[id(instr)] = step(instr.op, [value_of(a) for a in instr.args])
-    return value_of(fn.result)
+    block = fn.entry
+    steps = 0
+    while True:
+        for instr in block.body:
+            if not instr.op.is_guard:
+                env[instr] = step(instr.op, [value_of(a) for a in instr.args])
+        term = block.terminator
+        steps += 1
+        if steps > max_steps:
+            raise RuntimeError("interpret: step limit reached")
+        if isinstance(term, Return):
+            return value_of(term.value)
+        if isinstance(term, Exit):
+            raise ExitReached(term.reason)
+        if isinstance(term, Jump):
+            edge = term.edge
+        else:
+            assert isinstance(term, Branch)
+            edge = term.if_true if value_of(term.cond) else term.if_false
+        incoming = [value_of(a) for a in edge.args]
+        for param, value in zip(edge.target.params, incoming):
+            env[param] = value
+        block = edge.target

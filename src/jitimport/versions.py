@@ -42,9 +42,16 @@ BINARY_OP_REJECTED: Mapping[int, str] = MappingProxyType({
     11: "true division (/) returns a float; use // for integer division",
 })
 
+#: COMPARE_OP's comparison index (``dis.cmp_op`` order) -> IR opcode.
+COMPARE_OPS: tuple[Opcode, ...] = (Opcode.LT, Opcode.LE, Opcode.EQ, Opcode.NE, Opcode.GT, Opcode.GE)
+
 # Bytecode shared by every supported version -> frontend action.
 _COMMON_ACTIONS = {
     "RESUME": "nop", "NOP": "nop", "CACHE": "nop", "EXTENDED_ARG": "nop",
+    "COMPARE_OP": "compare_op", "UNARY_NOT": "unary_not", "LOAD_GLOBAL": "load_global",
+    "CALL": "call", "GET_ITER": "get_iter", "FOR_ITER": "for_iter", "PUSH_NULL": "push_null",
+    "RAISE_VARARGS": "raise_varargs",
+    "JUMP_FORWARD": "jump", "JUMP_BACKWARD": "jump", "JUMP_BACKWARD_NO_INTERRUPT": "jump",
     "LOAD_FAST": "load_fast", "STORE_FAST": "store_fast", "LOAD_CONST": "load_const",
     "RETURN_VALUE": "return_value", "BINARY_OP": "binary_op",
     "UNARY_NEGATIVE": "unary_negative", "UNARY_INVERT": "unary_invert",
@@ -52,11 +59,11 @@ _COMMON_ACTIONS = {
     "BUILD_TUPLE": "build_tuple", "UNPACK_SEQUENCE": "unpack_sequence",
 }
 
-# Why a construct is refused, by bytecode; the frontend adds the line number.
+# Why a construct is not compiled, by bytecode; the frontend adds the line number.  Inside a
+# function it ends the path it is on with an exit to the original; a function whose every path
+# needs one is refused with the first such reason.
 _REFUSED = {
-    "COMPARE_OP": "comparison is not supported (the function must return an int)",
     "IS_OP": "'is' comparison is not supported", "CONTAINS_OP": "'in' test is not supported",
-    "UNARY_NOT": "'not' is not supported", "TO_BOOL": "truth test is not supported",
     "LOAD_NAME": "name lookup is not supported", "STORE_NAME": "name binding is not supported",
     "STORE_GLOBAL": "global variable assignment is not supported",
     "LOAD_ATTR": "attribute access is not supported", "STORE_ATTR": "attribute assignment is not supported",
@@ -71,27 +78,22 @@ _REFUSED = {
     "DELETE_FAST": "del of a local variable is not supported",
     "RETURN_GENERATOR": "generators and coroutines are not supported",
     "YIELD_VALUE": "yield is not supported", "GET_AWAITABLE": "await is not supported",
-    "GET_ITER": "loops and iteration are not supported", "FOR_ITER": "loops are not supported",
-    "RAISE_VARARGS": "raise is not supported", "IMPORT_NAME": "import is not supported",
+    "IMPORT_NAME": "import is not supported",
     "BUILD_LIST": "lists are not supported", "BUILD_MAP": "dicts are not supported",
     "BUILD_SET": "sets are not supported", "BUILD_STRING": "strings are not supported",
     "FORMAT_VALUE": "f-strings are not supported", "FORMAT_SIMPLE": "f-strings are not supported",
     "PUSH_EXC_INFO": "try/except is not supported", "BEFORE_WITH": "with is not supported",
-    "CALL": "call is not supported", "PRECALL": "call is not supported",
     "CALL_FUNCTION_EX": "call is not supported", "CALL_KW": "call is not supported",
-    "PUSH_NULL": "call is not supported", "KW_NAMES": "call is not supported",
+    "KW_NAMES": "call with keyword arguments is not supported",
     "BINARY_OP_INPLACE_ADD_UNICODE": "strings are not supported",
     "ASSERT": "assert is not supported", "LOAD_ASSERTION_ERROR": "assert is not supported",
 }
-BRANCH_REASON = "branches and loops (if, while, for, and/or, conditional expressions) are not supported"
 
 
 def refusal(opname: str) -> str:
-    """Why a bytecode instruction without an action is refused."""
+    """Why a bytecode instruction without an action is not compiled."""
     if opname in _REFUSED:
         return _REFUSED[opname]
-    if "JUMP" in opname:
-        return BRANCH_REASON
     return f"bytecode {opname} is not supported"
 
 
@@ -102,33 +104,62 @@ class VersionTable:
     long_layout: LongLayout
     #: CALL_INTRINSIC_1 arguments the frontend understands (3.12+ moved unary + there).
     intrinsics: Mapping[int, str] = field(default_factory=dict)
+    #: COMPARE_OP's argument >> compare_shift is the comparison index (3.12 keeps
+    #: cache hints in the low 4 bits, 3.13 in the low 5, with bit 4 "convert to bool").
+    compare_shift: int = 0
+    #: Code units FOR_ITER skips past its target when the iterator is exhausted (3.12 skips
+    #: END_FOR, 3.13 END_FOR and POP_TOP).
+    for_iter_skip: int = 0
+    #: Where a dict keeps its version tag (changed by every mutation): guards on module
+    #: globals and builtins compare it (the field is deprecated but present in 3.11-3.13).
+    dict_version_offset: int = 24
 
 
 PY311 = VersionTable(
     version=(3, 11),
-    actions=MappingProxyType({**_COMMON_ACTIONS, "UNARY_POSITIVE": "unary_positive"}),
+    actions=MappingProxyType({
+        **_COMMON_ACTIONS, "UNARY_POSITIVE": "unary_positive", "PRECALL": "nop",
+        "POP_JUMP_FORWARD_IF_FALSE": "pop_jump_if_false", "POP_JUMP_BACKWARD_IF_FALSE": "pop_jump_if_false",
+        "POP_JUMP_FORWARD_IF_TRUE": "pop_jump_if_true", "POP_JUMP_BACKWARD_IF_TRUE": "pop_jump_if_true",
+        "POP_JUMP_FORWARD_IF_NONE": "pop_jump_if_none", "POP_JUMP_BACKWARD_IF_NONE": "pop_jump_if_none",
+        "POP_JUMP_FORWARD_IF_NOT_NONE": "pop_jump_if_not_none",
+        "POP_JUMP_BACKWARD_IF_NOT_NONE": "pop_jump_if_not_none",
+        "JUMP_IF_FALSE_OR_POP": "jump_if_false_or_pop", "JUMP_IF_TRUE_OR_POP": "jump_if_true_or_pop",
+    }),
     long_layout=LongLayout("signed_size"),
 )
+
+# 3.12 and 3.13 jump only forward conditionally; both name the jumps alike.
+_JUMPS_312 = {
+    "POP_JUMP_IF_FALSE": "pop_jump_if_false", "POP_JUMP_IF_TRUE": "pop_jump_if_true",
+    "POP_JUMP_IF_NONE": "pop_jump_if_none", "POP_JUMP_IF_NOT_NONE": "pop_jump_if_not_none",
+    "END_FOR": "end_for",
+}
 
 PY312 = VersionTable(
     version=(3, 12),
     actions=MappingProxyType({
-        **_COMMON_ACTIONS, "UNARY_POSITIVE": "unary_positive", "RETURN_CONST": "return_const",
+        **_COMMON_ACTIONS, **_JUMPS_312, "UNARY_POSITIVE": "unary_positive", "RETURN_CONST": "return_const",
         "LOAD_FAST_CHECK": "load_fast", "CALL_INTRINSIC_1": "intrinsic_1",
     }),
     long_layout=LongLayout("tagged"),
     intrinsics=MappingProxyType({5: "unary_positive"}),
+    compare_shift=4,
+    for_iter_skip=1,
 )
 
 PY313 = VersionTable(
     version=(3, 13),
     actions=MappingProxyType({
-        **_COMMON_ACTIONS, "RETURN_CONST": "return_const", "LOAD_FAST_CHECK": "load_fast",
+        **_COMMON_ACTIONS, **_JUMPS_312, "RETURN_CONST": "return_const", "LOAD_FAST_CHECK": "load_fast",
         "CALL_INTRINSIC_1": "intrinsic_1", "LOAD_FAST_LOAD_FAST": "load_fast_pair",
         "STORE_FAST_STORE_FAST": "store_fast_pair", "STORE_FAST_LOAD_FAST": "store_fast_load_fast",
+        "TO_BOOL": "to_bool",
     }),
     long_layout=LongLayout("tagged"),
     intrinsics=MappingProxyType({5: "unary_positive"}),
+    compare_shift=5,
+    for_iter_skip=2,
 )
 
 TABLES: Mapping[tuple[int, int], VersionTable] = MappingProxyType(

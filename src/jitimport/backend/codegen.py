@@ -11,28 +11,44 @@ The generated function is a CPython *vectorcall* entry point::
    decoded inline, per the version's layout, into the representation the
    analysis chose (:mod:`jitimport.analysis`): signed or unsigned 64-bit
    (falling back when the value does not fit), or just its low 64 bits.
-3. The body, with an overflow/exception check after every exact operation
-   that can leave 64 bits or raise, and wrapping arithmetic for values only
-   needed modulo 2**64; all checks jump to one fallback block.
-4. The result is boxed by tail-calling ``PyLong_FromLong`` (or
-   ``PyLong_FromUnsignedLongLong`` for an unsigned result).
+3. The blocks, in the optimizer's layout order, with an overflow/exception
+   check after every exact operation that can leave 64 bits or raise, and
+   wrapping arithmetic for values only needed modulo 2**64.  A comparison
+   that feeds the branch right after it becomes ``cmp`` + ``jcc``; edges
+   move their arguments into the target's parameters (a parallel move).
+4. Each ``return`` boxes its value by tail-calling ``PyLong_FromLong``,
+   ``PyLong_FromUnsignedLongLong`` or, for a bool, ``PyBool_FromLong``.
 
-The fallback block restores the stack and tail-calls the original with the
-caller's own arguments, so the outcome (value, exception, message) is
-CPython's.  Nothing before it has side effects: no allocation, no reference
-counts touched.
+Every check that fails, and every ``Exit`` of the IR, jumps to one *exit*
+block that restores the stack and tail-calls the original with the caller's
+own arguments, so the outcome (value, exception, message) is CPython's.
+Nothing before it has side effects: no allocation, no reference counts
+touched.
+
+Loops: every back edge decrements a counter (R11); every ``POLL_INTERVAL``
+iterations the code calls ``PyErr_CheckSignals`` (a pending Ctrl-C raises
+``KeyboardInterrupt`` out of the call, as Python would; other handlers run)
+and releases and re-takes the GIL, so other threads get their turn as with
+the interpreter's switch interval.  No machine code calls another native
+function, so the C stack never grows with the input.
+
+Guards: ``guard_builtin range`` checks that the module's globals and the
+builtins still have the version tags they had when the name was last found
+to be the builtin; when either changed, a slow path looks the name up again
+(``PyDict_GetItem``) and records the new tags, or exits.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ctypes
+from dataclasses import dataclass, field
 
 from .. import ir
-from ..analysis import Kind, Representation, analyze
+from ..analysis import Kind, PyType, Representation, analyze
 from ..ir import Const, Opcode
 from ..versions import LongLayout
 from .divconst import signed_magic
 from .encoder import Assembler, Cond, Label, Mem, Reg
-from .regalloc import Allocation, StackSlot, allocate
+from .regalloc import CALLER_SAVED, POLL_COUNTER, Allocation, StackSlot, allocate
 
 RAX, RCX, RDX, RSI, RDI, RSP = Reg.RAX, Reg.RCX, Reg.RDX, Reg.RSI, Reg.RDI, Reg.RSP
 
@@ -43,6 +59,9 @@ SLOT_NARGS2 = 16
 SLOT_SCRATCH = 24
 FRAME_FIXED = 32
 
+#: Back edges taken between two polls for signals and the GIL.
+POLL_INTERVAL = 1 << 16
+
 Operand = Reg | Mem | int
 
 _SIMPLE_ALU = {
@@ -50,6 +69,14 @@ _SIMPLE_ALU = {
     Opcode.AND: "and_", Opcode.OR: "or_", Opcode.XOR: "xor",
 }
 _OVERFLOWING = (Opcode.ADD, Opcode.SUB, Opcode.MUL)
+_SIGNED_CC = {Opcode.LT: Cond.L, Opcode.LE: Cond.LE, Opcode.EQ: Cond.E, Opcode.NE: Cond.NE,
+              Opcode.GT: Cond.G, Opcode.GE: Cond.GE}
+_UNSIGNED_CC = {Opcode.LT: Cond.B, Opcode.LE: Cond.BE, Opcode.EQ: Cond.E, Opcode.NE: Cond.NE,
+                Opcode.GT: Cond.A, Opcode.GE: Cond.AE}
+_NEGATE_CC = {Cond.L: Cond.GE, Cond.GE: Cond.L, Cond.LE: Cond.G, Cond.G: Cond.LE, Cond.E: Cond.NE,
+              Cond.NE: Cond.E, Cond.B: Cond.AE, Cond.AE: Cond.B, Cond.BE: Cond.A, Cond.A: Cond.BE}
+#: Caller-saved registers the allocator may use: saved around calls into the C API.
+_SAVED_AROUND_CALLS = tuple(r for r in CALLER_SAVED)
 
 
 def _simm32(value: int) -> bool:
@@ -76,6 +103,20 @@ class Runtime:
     long_from_unsigned: int
     #: Entry points of the shared int decoders, by mode ("signed", "unsigned", "low64").
     decoders: dict[str, int]
+    bool_from_long: int = 0
+    check_signals: int = 0
+    save_thread: int = 0
+    restore_thread: int = 0
+    dict_getitem: int = 0
+
+
+@dataclass(frozen=True)
+class GuardTarget:
+    """What a builtin guard compares: the function's globals and builtins, the name, the object."""
+
+    globals_dict: dict
+    builtins_dict: dict
+    builtin: object
 
 
 @dataclass
@@ -84,31 +125,83 @@ class MachineCode:
     assembler: Assembler
     allocation: Allocation
     representation: Representation
+    #: Objects the code reads through raw addresses: kept alive as long as the code.
+    keep: tuple[object, ...] = ()
 
     def listing(self) -> list[tuple[int, bytes, str]]:
         """(offset, bytes, text) per instruction; text is rendered now, not at compile time."""
         return self.assembler.listing()
 
 
-class CodeGen:
-    """Generates the vectorcall entry point for one optimized IR function."""
+@dataclass
+class _GuardCells:
+    """A writable buffer: two version tags per guarded name (globals, builtins)."""
 
-    def __init__(self, fn: ir.Function, layout: LongLayout, runtime: Runtime, original_address: int) -> None:
+    names: list[str] = field(default_factory=list)
+    buffer: ctypes.Array | None = None
+
+
+class CodeGen:
+    """Generates the vectorcall entry point for one optimized IR function.
+
+    State:
+
+    ``alloc``      register allocation (value -> register or stack slot);
+    ``rep``        the representation and type of every value;
+    ``asm``        the assembler the code is written to;
+    ``labels``     block -> its label;
+    ``fallback``   the exit block (restores the frame, calls the original);
+    ``cold``       out-of-line code emitted after everything else (callables);
+    ``fused``      comparisons emitted as ``cmp`` + ``jcc`` by their block's branch;
+    ``guards``     the writable version-tag cells of the builtin guards.
+    """
+
+    def __init__(self, fn: ir.Function, layout: LongLayout, runtime: Runtime, original_address: int,
+                 guard_target: GuardTarget | None = None, rep: Representation | None = None,
+                 alloc: Allocation | None = None) -> None:
         self.fn = fn
         self.layout = layout
         self.runtime = runtime
         self.original = original_address
-        self.alloc = allocate(fn)
-        self.rep = analyze(fn)
+        self.guard_target = guard_target
+        self.order = {block: i for i, block in enumerate(fn.blocks)}
+        self.has_loops = fn.has_loops()
+        self.alloc = alloc if alloc is not None else allocate(fn, reserve_poll_counter=self.has_loops)
+        self.rep = rep if rep is not None else analyze(fn)
         self.asm = Assembler()
+        self.labels = {block: self.asm.label() for block in fn.blocks}
         self.fallback = self.asm.label()
         self.fallback_at_entry = self.asm.label()
+        self.raise_exit = self.asm.label()
         self.cold: list = []  # deferred out-of-line code: callables emitting it
+        self.fused: set[ir.Instr] = self._fusable()
+        self.guards = _GuardCells()
         pushes = len(self.alloc.callee_saved)
         frame = FRAME_FIXED + 8 * self.alloc.spill_slots
         if (8 + 8 * pushes + frame) % 16:   # keep RSP 16-byte aligned inside the body
             frame += 8
         self.frame_size = frame
+
+    def is_back_edge(self, source: ir.Block, target: ir.Block) -> bool:
+        return self.order[target] <= self.order[source]
+
+    def _fusable(self) -> set[ir.Instr]:
+        """Comparisons used only by the branch that ends their block, right before it."""
+        uses: dict[ir.Value, int] = {}
+        for block in self.fn.blocks:
+            for instr in block.body:
+                for arg in instr.args:
+                    uses[arg] = uses.get(arg, 0) + 1
+            assert block.terminator is not None
+            for arg in block.terminator.uses():
+                uses[arg] = uses.get(arg, 0) + 1
+        fused = set()
+        for block in self.fn.blocks:
+            term = block.terminator
+            if isinstance(term, ir.Branch) and block.body and block.body[-1] is term.cond \
+                    and term.cond.op.is_compare and uses.get(term.cond) == 1:  # type: ignore[union-attr]
+                fused.add(term.cond)
+        return fused
 
     # -- locations ---------------------------------------------------------------
     def loc(self, value: ir.Value) -> Reg | Mem | None:
@@ -119,7 +212,7 @@ class CodeGen:
 
     def operand(self, value: ir.Value) -> Operand:
         if isinstance(value, Const):
-            return value.value
+            return int(value.value)
         where = self.loc(value)
         assert where is not None, f"value {value.ref()} has no location"
         return where
@@ -142,8 +235,6 @@ class CodeGen:
     # -- driver --------------------------------------------------------------------
     def generate(self) -> MachineCode:
         a = self.asm
-        if isinstance(self.fn.result, Const) and not ir.fits_register(self.fn.result.value):
-            raise ValueError("result constant does not fit in 64 bits")
         self.entry_checks()
         for reg in self.alloc.callee_saved:
             a.push(reg)
@@ -153,15 +244,18 @@ class CodeGen:
         if self.fn.defaults:
             a.mov(Mem(RSP, SLOT_NARGS2), RAX)  # which defaults apply is decided per parameter
         self.unbox_params()
-        for instr in self.fn.body:
-            self.select(instr)
-        result = self.fn.result
-        unsigned = self.rep.kind(result) is Kind.UNSIGNED
-        a.mov(RDI, self.operand(result))
-        self.epilogue()
-        a.mov(RAX, self.runtime.long_from_unsigned if unsigned else self.runtime.long_from_long)
-        a.jmp(RAX)
-        # Fallback from the body: the caller's arguments, unchanged, to the original.  Placed
+        if self.has_loops:
+            a.mov(POLL_COUNTER, POLL_INTERVAL)
+        for index, block in enumerate(self.fn.blocks):
+            a.bind(self.labels[block])
+            for instr in block.body:
+                if instr.op.is_guard:
+                    self.guard_builtin(instr)
+                elif instr not in self.fused:
+                    self.select(instr)
+            following = self.fn.blocks[index + 1] if index + 1 < len(self.fn.blocks) else None
+            self.terminator(block, following)
+        # Exit from the body: the caller's arguments, unchanged, to the original.  Placed
         # right after the body (before the cold paths) so more of its jumps get the short form.
         a.bind(self.fallback)
         a.mov(RSI, Mem(RSP, SLOT_ARGS))
@@ -172,15 +266,305 @@ class CodeGen:
         a.mov(RDI, self.original)
         a.mov(RAX, self.runtime.vectorcall)
         a.jmp(RAX)
-        for emit in self.cold:
-            emit()
+        if self.has_loops:
+            a.bind(self.raise_exit)   # an exception is set (KeyboardInterrupt): return NULL
+            self.epilogue()
+            a.xor(RAX, RAX)
+            a.ret()
+        index = 0
+        while index < len(self.cold):   # cold paths may add more cold paths
+            self.cold[index]()
+            index += 1
         code = a.finish()
-        return MachineCode(code, a, self.alloc, self.rep)
+        keep: tuple[object, ...] = ()
+        if self.guards.buffer is not None:
+            assert self.guard_target is not None
+            keep = (self.guards.buffer, self.guard_target.globals_dict, self.guard_target.builtins_dict,
+                    *self.guards.names)
+        return MachineCode(code, a, self.alloc, self.rep, keep)
 
     def epilogue(self) -> None:
         self.asm.add(RSP, self.frame_size)
         for reg in reversed(self.alloc.callee_saved):
             self.asm.pop(reg)
+
+    # -- terminators -----------------------------------------------------------------
+    def terminator(self, block: ir.Block, following: ir.Block | None) -> None:
+        a = self.asm
+        term = block.terminator
+        if isinstance(term, ir.Return):
+            self.ret(term.value)
+        elif isinstance(term, ir.Exit):
+            a.jmp(self.fallback)
+        elif isinstance(term, ir.Jump):
+            self.take_edge(block, term.edge, following)
+        else:
+            assert isinstance(term, ir.Branch)
+            cond = self.condition(term.cond)
+            true_edge, false_edge = term.if_true, term.if_false
+            if self.edge_is_plain(block, true_edge):
+                if true_edge.target is following and self.edge_is_plain(block, false_edge):
+                    a.jcc(_NEGATE_CC[cond], self.labels[false_edge.target])
+                    return
+                a.jcc(cond, self.labels[true_edge.target])
+                self.take_edge(block, false_edge, following)
+                return
+            if self.edge_is_plain(block, false_edge):
+                a.jcc(_NEGATE_CC[cond], self.labels[false_edge.target])
+                self.take_edge(block, true_edge, following)
+                return
+            taken = a.label()
+            a.jcc(cond, taken)
+            self.take_edge(block, false_edge, None)   # the taken side's code comes next
+            a.bind(taken)
+            self.take_edge(block, true_edge, following)
+
+    def ret(self, value: ir.Value) -> None:
+        a = self.asm
+        typ = self.rep.type_of(value)
+        if typ is PyType.MIXED:
+            a.jmp(self.fallback)  # a bool on some paths, an int on others: Python boxes it
+            return
+        if isinstance(value, Const) and not ir.fits_register(int(value.value)):
+            raise ValueError("result constant does not fit in 64 bits")
+        if typ is PyType.BOOL:
+            box = self.runtime.bool_from_long
+        elif self.rep.kind(value) is Kind.UNSIGNED:
+            box = self.runtime.long_from_unsigned
+        else:
+            box = self.runtime.long_from_long
+        a.mov(RDI, self.operand(value))
+        self.epilogue()
+        a.mov(RAX, box)
+        a.jmp(RAX)
+
+    def edge_is_plain(self, source: ir.Block, edge: ir.Edge) -> bool:
+        """No moves, no conversion, no poll: a bare jump."""
+        if self.is_back_edge(source, edge.target):
+            return False
+        return not self.edge_moves(edge) and not self.edge_checks(edge)
+
+    def edge_checks(self, edge: ir.Edge) -> list[ir.Value]:
+        """Unsigned arguments entering signed parameters: their top bit must be clear."""
+        checks = []
+        for param, arg in zip(edge.target.params, edge.args):
+            if self.alloc.of(param) is None:
+                continue
+            if self.rep.kind(param) is Kind.SIGNED and self.rep.kind(arg) is Kind.UNSIGNED:
+                checks.append(arg)
+        return checks
+
+    def edge_moves(self, edge: ir.Edge) -> list[tuple[Reg | Mem, Operand]]:
+        moves = []
+        for param, arg in zip(edge.target.params, edge.args):
+            dst = self.loc(param)
+            if dst is None:
+                continue
+            src = self.operand(arg)
+            if not same(src, dst):
+                moves.append((dst, src))
+        return moves
+
+    def take_edge(self, source: ir.Block, edge: ir.Edge, following: ir.Block | None) -> None:
+        a = self.asm
+        self.ensure_signed(tuple(self.edge_checks(edge)))
+        if self.is_back_edge(source, edge.target):
+            self.poll()
+        self.parallel_move(self.edge_moves(edge))
+        if edge.target is not following:
+            a.jmp(self.labels[edge.target])
+
+    def poll(self) -> None:
+        """Count a back edge; every POLL_INTERVAL of them, check signals and yield the GIL."""
+        a = self.asm
+        slow = a.label()
+        resume = a.label()
+        a.sub(POLL_COUNTER, 1)
+        a.jcc(Cond.E, slow)
+        a.bind(resume)
+
+        def emit() -> None:
+            a.bind(slow)
+            a.mov(POLL_COUNTER, POLL_INTERVAL)
+            saved = [r for r in _SAVED_AROUND_CALLS if r is not POLL_COUNTER]
+            self.call_c(saved, lambda: self._poll_calls())
+            a.test(RAX, RAX)
+            a.jcc(Cond.NE, self.raise_exit)
+            a.jmp(resume)
+        self.cold.append(emit)
+
+    def _poll_calls(self) -> None:
+        a = self.asm
+        done = a.label()
+        a.mov(RAX, self.runtime.check_signals)
+        a.call(RAX)
+        a.shl(RAX, 32)                 # the int result's 32 bits: nonzero when a handler raised
+        a.test(RAX, RAX)
+        a.jcc(Cond.NE, done)           # leave with the exception set
+        a.mov(RAX, self.runtime.save_thread)
+        a.call(RAX)
+        a.mov(RDI, RAX)
+        a.mov(RAX, self.runtime.restore_thread)
+        a.call(RAX)
+        a.xor(RAX, RAX)
+        a.bind(done)
+
+    def call_c(self, saved: list[Reg], body) -> None:
+        """Run ``body`` (calls into the C API) with ``saved`` preserved and RSP 16-aligned."""
+        a = self.asm
+        for reg in saved:
+            a.push(reg)
+        pad = 8 if len(saved) % 2 else 0
+        if pad:
+            a.sub(RSP, pad)
+        body()
+        if pad:
+            a.add(RSP, pad)
+        for reg in reversed(saved):
+            a.pop(reg)
+
+    def parallel_move(self, moves: list[tuple[Reg | Mem, Operand]]) -> None:
+        """Perform all moves as if at once (sources read before any destination is written)."""
+        a = self.asm
+        pending = list(moves)
+        while pending:
+            progress = False
+            for i, (dst, src) in enumerate(pending):
+                if any(same(dst, other_src) for j, (_, other_src) in enumerate(pending) if j != i):
+                    continue   # someone still needs dst's old value
+                self.move(dst, src)
+                del pending[i]
+                progress = True
+                break
+            if not progress:
+                # A cycle: park one destination's value in RAX and read it from there.
+                dst, src = pending[0]
+                a.mov(RAX, dst)
+                pending = [(d, RAX if same(s, dst) else s) for d, s in pending]
+
+    def move(self, dst: Reg | Mem, src: Operand) -> None:
+        a = self.asm
+        if isinstance(dst, Mem) and (isinstance(src, Mem) or (is_imm(src) and not _simm32(src))):
+            a.mov(RCX, src)
+            a.mov(dst, RCX)
+        else:
+            a.mov(dst, src)
+
+    # -- comparisons and conditions ---------------------------------------------------
+    def condition(self, cond: ir.Value) -> Cond:
+        """Set the flags for a branch on ``cond``'s truth; returns the condition meaning true."""
+        a = self.asm
+        if isinstance(cond, ir.Instr) and cond in self.fused:
+            return self.compare(cond)
+        where = self.operand(cond)
+        if isinstance(where, Reg):
+            a.test(where, where)
+        else:
+            a.cmp(where, 0)
+        return Cond.NE
+
+    def compare(self, instr: ir.Instr) -> Cond:
+        """``cmp`` for a comparison; returns the condition that means it holds."""
+        a = self.asm
+        x, y = instr.args
+        kx, ky = self.rep.kind(x), self.rep.kind(y)
+        unsigned = kx in (Kind.UNSIGNED, Kind.SMALL) and ky in (Kind.UNSIGNED, Kind.SMALL) \
+            and Kind.UNSIGNED in (kx, ky)
+        if not unsigned:
+            self.ensure_signed((x, y))
+        op = instr.op
+        left, right = self.operand(x), self.operand(y)
+        if is_imm(left):
+            left, right, op = right, left, ir.SWAPPED[op]
+        if is_imm(right) and not _simm32(right):
+            a.mov(RCX, right)
+            right = RCX
+        if isinstance(left, Mem) and isinstance(right, Mem):
+            a.mov(RAX, left)
+            left = RAX
+        if is_imm(left):  # both constants: the optimizer folds these, but stay correct
+            a.mov(RAX, left)
+            left = RAX
+        a.cmp(left, right)
+        return (_UNSIGNED_CC if unsigned else _SIGNED_CC)[op]
+
+    def materialize_compare(self, instr: ir.Instr) -> None:
+        a = self.asm
+        cond = self.compare(instr)
+        dst = self.loc(instr)
+        a.setcc(cond, RAX)
+        a.movzx8(RAX, RAX)
+        self.store(dst, RAX)
+
+    # -- guards ------------------------------------------------------------------------
+    def guard_builtin(self, instr: ir.Instr) -> None:
+        """The name still means the builtin: the module's globals and the builtins dict carry
+        the version tags recorded when it was last checked (else look again, or exit)."""
+        target = self.guard_target
+        if target is None:
+            self.asm.jmp(self.fallback)
+            return
+        a = self.asm
+        name = instr.attr
+        assert name is not None
+        if name not in self.guards.names:
+            self.guards.names.append(name)
+        slot = self.guards.names.index(name)
+        cell = self._cell_address(slot)
+        tag = 24
+        slow = a.label()
+        resume = a.label()
+        a.mov(RAX, id(target.globals_dict))
+        a.mov(RAX, Mem(RAX, tag))
+        a.mov(RCX, cell)
+        a.cmp(RAX, Mem(RCX, 0))
+        a.jcc(Cond.NE, slow)
+        a.mov(RAX, id(target.builtins_dict))
+        a.mov(RAX, Mem(RAX, tag))
+        a.cmp(RAX, Mem(RCX, 8))
+        a.jcc(Cond.NE, slow)
+        a.bind(resume)
+
+        def emit() -> None:
+            a.bind(slow)
+            failed = a.label()
+            saved = list(_SAVED_AROUND_CALLS)
+
+            def calls() -> None:
+                a.mov(RDI, id(target.globals_dict))
+                a.mov(RSI, id(name))
+                a.mov(RAX, self.runtime.dict_getitem)
+                a.call(RAX)
+                a.test(RAX, RAX)
+                a.jcc(Cond.NE, failed)              # the module has its own binding
+                a.mov(RDI, id(target.builtins_dict))
+                a.mov(RSI, id(name))
+                a.mov(RAX, self.runtime.dict_getitem)
+                a.call(RAX)
+                a.mov(RCX, id(target.builtin))
+                a.cmp(RAX, RCX)
+                a.jcc(Cond.NE, failed)              # builtins.<name> was replaced
+                a.mov(RCX, cell)
+                a.mov(RAX, id(target.globals_dict))
+                a.mov(RAX, Mem(RAX, tag))
+                a.mov(Mem(RCX, 0), RAX)
+                a.mov(RAX, id(target.builtins_dict))
+                a.mov(RAX, Mem(RAX, tag))
+                a.mov(Mem(RCX, 8), RAX)
+                a.xor(RAX, RAX)
+                a.bind(failed)                      # RAX != 0 here when the check failed
+            self.call_c(saved, calls)
+            a.test(RAX, RAX)
+            a.jcc(Cond.NE, self.fallback)
+            a.jmp(resume)
+        self.cold.append(emit)
+
+    def _cell_address(self, slot: int) -> int:
+        if self.guards.buffer is None:
+            size = 2 * 8  # one name per function today; grows when more are guarded
+            self.guards.buffer = (ctypes.c_uint64 * size)(*([ir.UINT64_MAX] * size))
+        assert slot < len(self.guards.buffer) // 2, "one guarded builtin per function"
+        return ctypes.addressof(self.guards.buffer) + 16 * slot
 
     def entry_checks(self) -> None:
         """Keyword arguments or an unusable argument count go straight to the original."""
@@ -297,6 +681,12 @@ class CodeGen:
     def select(self, instr: ir.Instr) -> None:
         op = instr.op
         kind = self.rep.kind(instr)
+        if op.is_compare:
+            self.materialize_compare(instr)
+            return
+        if op is Opcode.INVERT and self.rep.type_of(instr.args[0]) is not PyType.INT:
+            self.asm.jmp(self.fallback)       # ~bool is deprecated (3.12+ warns): Python decides
+            return
         if all(isinstance(arg, Const) for arg in instr.args):
             self.unfolded_constant(instr, kind)
             return
@@ -317,6 +707,12 @@ class CodeGen:
             if not self.ensure_signed(instr.args[1:]):
                 return
             self.rshift(instr, unsigned=self.rep.kind(instr.args[0]) is Kind.UNSIGNED)
+            return
+        if op is Opcode.POS:               # +x: the same machine value (an int even for a bool)
+            dst = self.loc(instr)
+            t = self.target(dst)
+            self.load(t, self.operand(instr.args[0]))
+            self.store(dst, t)
             return
         if not self.ensure_signed(instr.args):
             return
@@ -360,7 +756,7 @@ class CodeGen:
         for value in values:
             kind = self.rep.kind(value)
             if isinstance(value, Const):
-                if not ir.fits_int64(value.value):
+                if not ir.fits_int64(int(value.value)):
                     a.jmp(self.fallback)
                     return False
                 continue
@@ -637,6 +1033,9 @@ class CodeGen:
         self.store(dst, RAX)
 
 
-def generate(fn: ir.Function, layout: LongLayout, runtime: Runtime, original_address: int) -> MachineCode:
-    """Machine code for ``fn``; the entry point is at offset 0."""
-    return CodeGen(fn, layout, runtime, original_address).generate()
+def generate(fn: ir.Function, layout: LongLayout, runtime: Runtime, original_address: int,
+             guard_target: GuardTarget | None = None, rep: Representation | None = None,
+             alloc: Allocation | None = None) -> MachineCode:
+    """Machine code for ``fn``; the entry point is at offset 0.  The representation and the
+    allocation are computed here when the caller has not."""
+    return CodeGen(fn, layout, runtime, original_address, guard_target, rep, alloc).generate()

@@ -1,12 +1,23 @@
-"""Linear-scan register allocation over the straight-line IR.
+"""Linear-scan register allocation over the control-flow graph.
 
-With no control flow a value's live range is one interval, from its
-definition to its last use, so linear scan (Poletto & Sarkar) is the natural
-fit.  When registers run out, the interval that ends last goes to a stack
-slot for its whole life.  RAX, RCX and RDX are never allocated: the code
-generator needs them as scratch (``idiv`` uses RAX:RDX, variable shifts use
-CL).  Caller-saved registers are preferred; callee-saved ones cost a
-push/pop in the prologue/epilogue.
+Blocks are laid out in the optimizer's order (reverse postorder: a loop's
+body follows its header), and every point gets a position: a block's
+parameters are defined at its first position, each instruction has one, and
+the terminator the last.  Liveness is the classic backward dataflow over
+blocks (a block parameter is defined at its block's start; a jump's
+arguments are used at the jump), iterated to a fixpoint for loops.  A
+value's *interval* covers every position where it is live, from its
+definition to its last use, stretched over whole loops when it is live
+around one (Poletto & Sarkar's linear scan on the hull of Wimmer & Franz's
+live ranges: one interval per value, no holes, so a loop-carried value keeps
+one register through the loop).
+
+When registers run out, the interval that ends last goes to a stack slot for
+its whole life.  RAX, RCX and RDX are never allocated: the code generator
+needs them as scratch (``idiv`` uses RAX:RDX, variable shifts use CL).  In a
+function with loops, R11 is kept for the interrupt-poll counter.
+Caller-saved registers are preferred; callee-saved ones cost a push/pop in
+the prologue/epilogue.
 """
 from __future__ import annotations
 
@@ -17,6 +28,7 @@ from .encoder import Reg
 
 CALLER_SAVED = (Reg.RSI, Reg.RDI, Reg.R8, Reg.R9, Reg.R10, Reg.R11)
 CALLEE_SAVED = (Reg.RBX, Reg.RBP, Reg.R12, Reg.R13, Reg.R14, Reg.R15)
+POLL_COUNTER = Reg.R11
 
 
 @dataclass(frozen=True)
@@ -31,83 +43,150 @@ Location = Reg | StackSlot
 class Allocation:
     """Where each value lives; values without a location are unused."""
 
-    locations: dict[int, Location] = field(default_factory=dict)
+    locations: dict[ir.Value, Location] = field(default_factory=dict)
     callee_saved: list[Reg] = field(default_factory=list)
     spill_slots: int = 0
+    #: Blocks in layout order, with the position each starts at.
+    block_start: dict[ir.Block, int] = field(default_factory=dict)
 
     def of(self, value: ir.Value) -> Location | None:
-        return self.locations.get(id(value))
+        return self.locations.get(value)
 
 
-def live_ranges(fn: ir.Function) -> tuple[dict[int, int], dict[int, int]]:
-    """Definition and last-use positions: params at 0, body[k] at k+1, the result at len+1."""
-    defined: dict[int, int] = {}
-    last_use: dict[int, int] = {}
+def _tracked(value: ir.Value) -> bool:
+    return not isinstance(value, ir.Const)
+
+
+def liveness(fn: ir.Function) -> tuple[dict[ir.Block, set[ir.Value]], dict[ir.Block, set[ir.Value]]]:
+    """Live-in and live-out sets per block (parameters of a block are not live into it)."""
+    uses: dict[ir.Block, set[ir.Value]] = {}
+    defs: dict[ir.Block, set[ir.Value]] = {}
+    for block in fn.blocks:
+        defined: set[ir.Value] = set(block.params)
+        used: set[ir.Value] = set()
+        for instr in block.body:
+            for arg in instr.args:
+                if _tracked(arg) and arg not in defined:
+                    used.add(arg)
+            defined.add(instr)
+        assert block.terminator is not None
+        for arg in block.terminator.uses():
+            if _tracked(arg) and arg not in defined:
+                used.add(arg)
+        uses[block] = used
+        defs[block] = defined
+    live_in: dict[ir.Block, set[ir.Value]] = {b: set(uses[b]) for b in fn.blocks}
+    live_out: dict[ir.Block, set[ir.Value]] = {b: set() for b in fn.blocks}
+    changed = True
+    while changed:
+        changed = False
+        for block in reversed(fn.blocks):
+            out: set[ir.Value] = set()
+            for succ in block.successors():
+                out |= live_in[succ]
+            if out != live_out[block]:
+                live_out[block] = out
+                new_in = uses[block] | (out - defs[block])
+                if new_in != live_in[block]:
+                    live_in[block] = new_in
+                changed = True
+    return live_in, live_out
+
+
+def intervals(fn: ir.Function) -> tuple[dict[ir.Value, tuple[int, int]], dict[ir.Block, int]]:
+    """Each value's [start, end] hull of live positions, and each block's first position."""
+    live_in, live_out = liveness(fn)
+    start: dict[ir.Value, int] = {}
+    end: dict[ir.Value, int] = {}
+    block_start: dict[ir.Block, int] = {}
+
+    def extend(value: ir.Value, position: int) -> None:
+        if position < start.get(value, position + 1):
+            start[value] = position
+        if position > end.get(value, -1):
+            end[value] = position
+
     for param in fn.params:
-        defined[id(param)] = 0
-    for position, instr in enumerate(fn.body, start=1):
-        defined[id(instr)] = position
-        for arg in instr.args:
-            if not isinstance(arg, ir.Const):
-                last_use[id(arg)] = position
-    if not isinstance(fn.result, ir.Const):
-        last_use[id(fn.result)] = len(fn.body) + 1
-    return defined, last_use
+        start[param] = 0
+        end[param] = 0
+    position = 1
+    for block in fn.blocks:
+        first = position
+        block_start[block] = first
+        for param in block.params:
+            extend(param, first)
+        position += 1
+        for instr in block.body:
+            for arg in instr.args:
+                if _tracked(arg):
+                    extend(arg, position)
+            extend(instr, position)
+            position += 1
+        assert block.terminator is not None
+        for arg in block.terminator.uses():
+            if _tracked(arg):
+                extend(arg, position)
+        last = position
+        for value in live_in[block]:
+            extend(value, first)
+        for value in live_out[block]:
+            extend(value, last)
+        position += 1
+    return {v: (start[v], end[v]) for v in start}, block_start
 
 
-def allocate(fn: ir.Function, pool: tuple[Reg, ...] = CALLER_SAVED + CALLEE_SAVED) -> Allocation:
-    _, last_use = live_ranges(fn)
-    alloc = Allocation()
+def allocate(fn: ir.Function, reserve_poll_counter: bool = False) -> Allocation:
+    ranges, block_start = intervals(fn)
+    alloc = Allocation(block_start=block_start)
     locations = alloc.locations
+    pool = tuple(r for r in CALLER_SAVED + CALLEE_SAVED if not (reserve_poll_counter and r is POLL_COUNTER))
     rank = {reg: i for i, reg in enumerate(pool)}
     free: set[Reg] = set(pool)
-    active: dict[int, tuple[int, ir.Value]] = {}   # id -> (last use, value), values in registers
-    dying: dict[int, list[ir.Value]] = {}          # position -> values last used there
-    for value in [*fn.params, *fn.body]:
-        end = last_use.get(id(value))
-        if end is not None:
-            dying.setdefault(end, []).append(value)
+    active: list[tuple[int, ir.Value]] = []    # (end, value), values in registers
 
     def spill_slot() -> StackSlot:
         alloc.spill_slots += 1
         return StackSlot(alloc.spill_slots - 1)
 
-    def assign(value: ir.Value, preferred: list[Reg]) -> None:
-        end = last_use.get(id(value))
-        if end is None:
-            return  # unused: computed into scratch and dropped
+    order = sorted(ranges, key=lambda v: ranges[v][0])
+    for value in order:
+        begin, finish = ranges[value]
+        if begin == finish and not isinstance(value, ir.BlockParam):
+            continue  # defined and never used after: computed into scratch and dropped
+        # Values whose last use is this instruction give their registers back first, so the
+        # result can reuse one (preferably its first operand's: no move for two-address code).
+        preferred: list[Reg] = []
+        keep: list[tuple[int, ir.Value]] = []
+        for entry in active:
+            if entry[0] < begin or (entry[0] == begin and isinstance(value, ir.Instr)):
+                reg = locations[entry[1]]
+                assert isinstance(reg, Reg)
+                free.add(reg)
+            else:
+                keep.append(entry)
+        active = keep
+        if isinstance(value, ir.Instr):
+            for arg in value.args[: 2 if value.op.commutative else 1]:
+                loc = locations.get(arg)
+                if isinstance(loc, Reg) and ranges.get(arg, (0, -1))[1] == begin:
+                    preferred.append(loc)
         reg = next((r for r in preferred if r in free), None)
         if reg is None and free:
             reg = min(free, key=rank.__getitem__)
         if reg is None:
-            # Out of registers: the interval ending last goes to the stack for its whole life.
-            victim_end, victim = max(active.values(), key=lambda entry: entry[0])
-            if victim_end <= end:
-                locations[id(value)] = spill_slot()
-                return
-            reg = locations[id(victim)]  # type: ignore[assignment]
-            del active[id(victim)]
-            locations[id(victim)] = spill_slot()
+            victim_index = max(range(len(active)), key=lambda i: active[i][0])
+            victim_end, victim = active[victim_index]
+            if victim_end <= finish:
+                locations[value] = spill_slot()
+                continue
+            reg = locations[victim]  # type: ignore[assignment]
+            del active[victim_index]
+            locations[victim] = spill_slot()
         else:
             free.discard(reg)
-        locations[id(value)] = reg
-        active[id(value)] = (end, value)
+        locations[value] = reg
+        active.append((finish, value))
         if reg in CALLEE_SAVED and reg not in alloc.callee_saved:
             alloc.callee_saved.append(reg)
-
-    for param in fn.params:
-        assign(param, [])
-    for position, instr in enumerate(fn.body, start=1):
-        # Operands dying here give their registers back first, so the result can reuse one
-        # (preferably the first operand's: a two-address instruction then needs no move).
-        preferred = []
-        for value in dying.get(position, ()):
-            if active.pop(id(value), None) is not None:
-                free.add(locations[id(value)])  # type: ignore[arg-type]
-        for arg in instr.args[: 2 if instr.op.commutative else 1]:
-            loc = locations.get(id(arg))
-            if isinstance(loc, Reg) and last_use.get(id(arg)) == position:
-                preferred.append(loc)
-        assign(instr, preferred)
     alloc.callee_saved.sort(key=rank.__getitem__)
     return alloc
