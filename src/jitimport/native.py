@@ -256,6 +256,11 @@ RUNTIME_FUNCTIONS: dict[str, str] = {
     "vectorcall": "PyObject_Vectorcall",
     "long_from_long": "PyLong_FromLong",
     "long_from_unsigned": "PyLong_FromUnsignedLongLong",
+    "bool_from_long": "PyBool_FromLong",
+    "check_signals": "PyErr_CheckSignals",
+    "save_thread": "PyEval_SaveThread",
+    "restore_thread": "PyEval_RestoreThread",
+    "dict_getitem": "PyDict_GetItem",
 }
 
 #: ``Runtime`` fields that hold the address of a static object.
