@@ -46,6 +46,7 @@ _CO_NOT_PLAIN = (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ITERAB
 _JUMPS = frozenset({"jump", "pop_jump_if_false", "pop_jump_if_true", "pop_jump_if_none",
                     "pop_jump_if_not_none", "jump_if_false_or_pop", "jump_if_true_or_pop", "for_iter"})
 _ENDS_BLOCK = _JUMPS | {"return_value", "return_const", "raise_varargs"}
+_RAISE_REASON = "raise statement (the Python original raises)"
 
 
 class Op(NamedTuple):
@@ -302,11 +303,21 @@ class Frontend:
                 handler: Callable[[Op], None] = getattr(self, "op_" + action)
                 handler(instr)
             except _Unsupported as exc:
-                self.builder.exit(exc.reason, self.lineno)
+                self.builder.exit(self._raises_ahead(index) or exc.reason, self.lineno)
                 return
             if self.builder.terminated:
                 return
             index += 1
+
+    def _raises_ahead(self, index: int) -> str | None:
+        """When the path ends in a ``raise`` (``raise ValueError(n)``: the call comes first),
+        name the raise: that is what keeps the path in Python."""
+        for op in self.ops[index:]:
+            if op.offset in self.leaders and op is not self.ops[index]:
+                return None
+            if op.opname == "RAISE_VARARGS":
+                return _RAISE_REASON
+        return None
 
     def _find_leaders(self) -> set[int]:
         leaders = {0}
@@ -534,7 +545,7 @@ class Frontend:
         self._return(self.constant(self.code.co_consts[instr.arg]))
 
     def op_raise_varargs(self, instr: Op) -> None:
-        raise _Unsupported("raise statement (the Python original raises)")
+        raise _Unsupported(_RAISE_REASON)
 
     def op_binary_op(self, instr: Op) -> None:
         arg = instr.arg

@@ -462,9 +462,16 @@ class Builder:
         return self.block is None or self.block.terminator is not None
 
     # -- instructions -------------------------------------------------------------------
+    @property
+    def body(self) -> list[Instr]:
+        """The first block's instructions (straight-line code built without explicit blocks)."""
+        return self.blocks[0].body if self.blocks else []
+
     def emit(self, op: Opcode, *args: Value) -> Instr:
         if len(args) != op.arity:
             raise ValueError(f"{op.mnemonic} takes {op.arity} operands")
+        if self.block is None and not self.blocks:
+            self.position_at_end(self.append_block("entry"))  # straight-line use
         assert self.block is not None and self.block.terminator is None, "no open block"
         instr = Instr(op, tuple(args), self.lineno)
         self.block.body.append(instr)

@@ -170,7 +170,7 @@ def test_analysis_demand_and_kinds() -> None:
     rep = analysis.analyze(optimized)
     h, b = optimized.params
     assert rep.kind(h) is analysis.Kind.MODULAR and rep.kind(b) is analysis.Kind.MODULAR
-    assert rep.kind(optimized.result) is analysis.Kind.UNSIGNED
+    assert rep.kind(optimized.returns()[0].value) is analysis.Kind.UNSIGNED
 
 
 # -- random masked expressions -------------------------------------------------------------
