@@ -1,38 +1,58 @@
 """Quick differential fuzz (fixed seed, a few seconds) plus proof that the runner catches failures.
 
 The long mode is ``python -m tests.fuzz --seconds 600 --seed N``; this is the
-same campaign cut down to a few hundred functions so it runs in every suite.
-The two self-tests plug deliberately broken compilers into the runner: if the
-runner stopped noticing mismatches or crashes, the quick fuzz would pass
-vacuously, and these would fail.
+same campaign cut down to a few hundred functions (straight-line and with
+control flow, mixed) so it runs in every suite.  The self-tests plug
+deliberately broken compilers into the runner: if the runner stopped noticing
+mismatches, crashes or hangs, the quick fuzz would pass vacuously, and these
+would fail.
 """
 from __future__ import annotations
 
 import json
-
 import os
+import random
+import re
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # make `tests.fuzz` importable
 
+import jitimport  # noqa: E402
 from jitimport.support import unsupported_reason  # noqa: E402
-from tests.fuzz import runner  # noqa: E402
-from tests.fuzz.gen import FuncSpec, Generator, guard  # noqa: E402
+from tests.fuzz import gen, runner  # noqa: E402
+from tests.fuzz.gen import (Assign, Binary, Compare, Const, FuncSpec, Generator, Var,  # noqa: E402
+                            While, check, guard)
 
 pytestmark = pytest.mark.skipif(unsupported_reason() is not None,
                                 reason=f"native code unavailable: {unsupported_reason()}")
 
 SEED = 20240611
-FUNCTIONS = int(os.environ.get("JITIMPORT_QUICK_FUZZ_FUNCTIONS", "1500"))
+FUNCTIONS = int(os.environ.get("JITIMPORT_QUICK_FUZZ_FUNCTIONS", "1000"))
 SELFTEST = f"{runner.__package__}.selftest"
 
 #: Compile errors found by the fuzzer, reported, and pinned by an xfail(strict) test under
 #: tests/regressions/; tolerated here only until the fix lands (then delete the entry).
 KNOWN_OPEN: tuple[str, ...] = ()   # "imul source must be a Reg or Mem": fixed in a87938b
+
+
+def _compiles_control_flow() -> bool:
+    """Does the compiler under test take branches and loops yet (issue 10)?"""
+    def probe(a: int, b: int) -> int:
+        total = 0
+        for i in range(a & 7):
+            if i < b:
+                total += i
+        return total
+    try:
+        jitimport.compile_native(probe)
+    except Exception:   # noqa: BLE001 - NotCompilable, or a compiler still being rewritten
+        return False
+    return True
 
 
 def test_quick_fuzz(tmp_path: Path) -> None:
@@ -42,44 +62,122 @@ def test_quick_fuzz(tmp_path: Path) -> None:
     stats = campaign.run_for(max_functions=FUNCTIONS)
     report = stats.report() + "".join("\n" + f.describe() for f in stats.failures)
     assert stats.functions == FUNCTIONS, report
-    assert stats.cases >= 20 * FUNCTIONS * 0.8, report
+    assert stats.functions_by_mode["flow"] >= FUNCTIONS // 2, report
+    assert stats.cases >= 20 * stats.compiled * 0.8, report
     unexplained = [f for f in stats.failures
                    if not any(f.kind == "error" and f.detail.startswith(k) for k in KNOWN_OPEN)]
-    assert stats.mismatches == 0 and stats.crashes == 0 and not unexplained, report
-    assert stats.compile_rate_fit() >= 0.90, report
+    assert stats.mismatches == stats.crashes == stats.hangs == 0 and not unexplained, report
+    assert stats.compile_rate("straight") >= 0.88, report
+    if _compiles_control_flow():   # issue 10's target; before that, flow functions are refused
+        assert stats.compile_rate("flow") >= 0.85, report
 
 
 def test_generator_is_deterministic_and_covers_every_operator() -> None:
-    import random
-    first = [Generator(random.Random(5)).function().source() for _ in range(1)]
-    again = [Generator(random.Random(5)).function().source() for _ in range(1)]
+    first = [Generator(random.Random(5)).function(mode).source() for mode in gen.MODES]
+    again = [Generator(random.Random(5)).function(mode).source() for mode in gen.MODES]
     assert first == again
-    gen = Generator(random.Random(SEED))
-    text = "\n".join(gen.function().source() for _ in range(300))
+    generator = Generator(random.Random(SEED))
+    text = "\n".join(generator.function().source() for _ in range(300))
     for op in (" + ", " - ", " * ", " // ", " % ", " ** ", " << ", " >> ", " & ", " | ", " ^ ",
-               "(-", "(~", "(+", "+= ", "= (", "9223372036854775807", "(-9223372036854775808)",
+               "(-", "(~", "(+", "+= ", "= -", "9223372036854775807", "(-9223372036854775808)",
                "4294967295", "2147483648", "18446744073709551615"):
         assert op in text, op
+    assert " if " not in text and "for " not in text     # straight-line stays straight
+
+
+def test_flow_generator_covers_the_language() -> None:
+    generator = Generator(random.Random(SEED))
+    specs = [generator.function("flow") for _ in range(400)]
+    text = "\n".join(spec.source() for spec in specs)
+    for construct in ("    if ", "    elif ", "    else:", "    while ", "while True:",
+                      "for i in range(", "for j in range(", "    break", "    continue",
+                      " < ", " <= ", " == ", " != ", " > ", " >= ", " and ", " or ", "not ",
+                      " else ", "raise ValueError(", "len(str(", "abs(", ") - 2)",
+                      "k //= 2", "k >>= 1", "k &= k - 1", "k += 1", "k -= 1", "-(",
+                      "~(", "9223372036854775807", "-9223372036854775808",
+                      "18446744073709551615"):
+        assert construct in text, construct
+    assert re.search(r"\b\w+ <=? \w+ <=? ", text), "no chained comparison"
+    assert re.search(r"range\([^()\n]*(\([^()\n]*\)[^()\n]*)*, [^\n]*, -", text), "no negative step"
+    assert re.search(r"\(.* [<>=!]=? .*\) [-+&^] \(", text), "no bool arithmetic"
+    assert sum(spec.source().count("return ") > 1 for spec in specs) > 100, "few early returns"
+    assert sum(spec.mode == "flow" for spec in specs) >= 390
+    for spec in specs:
+        compile(spec.source(), "<flow>", "exec")
+        compile(spec.source(guarded=True), "<guarded>", "exec")
+
+
+def test_flow_functions_terminate_and_the_guard_models_cpython() -> None:
+    """Every generated call either runs quickly in CPython or is skipped by the guard; the
+    guard's instrumented copy behaves as the function itself (so it can stand for it)."""
+    generator = Generator(random.Random(SEED + 1))
+    verdicts: dict[str, int] = {"ok": 0, "big": 0, "long": 0}
+    outcomes: dict[str, int] = {}
+    loops_never_ran = loops_ran = wide_results_from_loops = 0
+    warnings.simplefilter("ignore")
+    for _ in range(250):
+        spec = generator.function("flow")
+        namespace: dict = {}
+        exec(spec.source(), namespace)
+        fn = namespace["f"]
+        has_loop = any(isinstance(s, (gen.For, gen.While)) for s in spec.statements())
+        for _ in range(12):
+            args, kwargs = generator.call(spec)
+            verdict = check(spec, args, kwargs)
+            verdicts[verdict] += 1
+            if verdict != "ok":
+                continue
+            if has_loop:
+                loops_ran += gen._STEPS.count > 0
+                loops_never_ran += gen._STEPS.count == 0
+            expected = runner.outcome(fn, args, kwargs)
+            gen._STEPS.count = -10**9       # no step limit: compare the complete run
+            modelled = runner.outcome(gen.guarded_function(spec), args, kwargs)
+            if modelled[1] == "_Stop":            # a shift CPython refuses at once
+                assert expected[1] in ("MemoryError", "OverflowError"), (spec.source(), args)
+                continue
+            assert expected[:2] == modelled[:2], (spec.source(), args, expected, modelled)
+            if expected[0] == "ok" or "augmented" not in expected[2]:
+                assert expected == modelled or "=:" in expected[2], (spec.source(), args)
+            key = expected[1] if expected[0] == "ok" else expected[2].split(" where")[0][:40]
+            outcomes[key] = outcomes.get(key, 0) + 1
+            if has_loop and expected[1] == "int" and int(expected[2], 16).bit_length() > 64:
+                wide_results_from_loops += 1
+    total = sum(verdicts.values())
+    assert verdicts["long"] <= total * 0.005, verdicts    # loops terminate by construction
+    assert verdicts["big"] <= total * 0.08, verdicts
+    assert outcomes.get("int", 0) >= total * 0.4, outcomes
+    assert outcomes.get("bool", 0) >= total * 0.03, outcomes
+    for message in ("cannot access local variable", "range() arg 3 must not be zero"):
+        assert any(key.startswith(message) for key in outcomes), (message, outcomes)
+    assert loops_never_ran > 50 and loops_ran > 200, (loops_never_ran, loops_ran)
+    assert wide_results_from_loops > 20
 
 
 def test_guard_skips_huge_work_but_not_cheap_errors() -> None:
-    spec = FuncSpec(("a", "b"), (), runner.Binary("<<", runner.Var("a"), runner.Var("b")))
+    spec = FuncSpec(("a", "b"), (), Binary("<<", Var("a"), Var("b")))
     assert guard(spec, (1, 2**40), {}) is False          # would build a 128 GiB int
     assert guard(spec, (1, 2**63 - 1), {}) is True       # CPython fails at once
     assert guard(spec, (0, 2**40), {}) is True           # 0 << n is 0
     assert guard(spec, (1, -5), {}) is True              # ValueError
     assert guard(spec, (1.5, 2**40), {}) is True         # TypeError
-    pow_spec = FuncSpec(("a",), (), runner.Binary("**", runner.Binary("**", runner.Var("a"),
-                                                                      runner.Const(100)),
-                                                  runner.Const(100)))
+    pow_spec = FuncSpec(("a",), (), Binary("**", Binary("**", Var("a"), Const(100)), Const(100)))
     assert guard(pow_spec, (2**60,), {}) is False
     assert guard(pow_spec, (1,), {}) is True
+    # A loop that stops only when its counter reaches the argument (a shrunk function can
+    # lose its counter update): skipped as too long, whatever the argument.
+    loop = FuncSpec(("a",), (Assign("k", Const(0)),
+                             While(Compare((Var("k"), Var("a")), ("!=",)),
+                                   (Assign("k", Const(1), "+"),))), Var("k"))
+    assert check(loop, (10,), {}) == "ok"
+    assert check(loop, (-1,), {}) == "long"
+    assert check(loop, (2**40,), {}) == "long"
 
 
 def test_runner_catches_and_minimises_a_mismatch(tmp_path: Path) -> None:
     campaign = runner.Campaign(7, compiler=f"{SELFTEST}:wrong_compile", calls_per_function=20,
                                batch_size=20, regressions=tmp_path, minimise_budget=30.0,
-                               max_minimised=1)
+                               max_minimised=1, mode="straight")
     stats = campaign.run_for(max_functions=20)
     assert stats.mismatches > 0
     failure = stats.failures[0]
@@ -94,12 +192,48 @@ def test_runner_catches_and_minimises_a_mismatch(tmp_path: Path) -> None:
     eval(case["call"], {"MyInt": int})
 
 
+def test_runner_catches_and_minimises_a_control_flow_mismatch(tmp_path: Path) -> None:
+    # wrong_flow_compile takes `<` in an if-test as `<=`: only control-flow functions show it.
+    campaign = runner.Campaign(7, compiler=f"{SELFTEST}:wrong_flow_compile", calls_per_function=20,
+                               batch_size=12, regressions=tmp_path, minimise_budget=30.0,
+                               max_minimised=1, mode="flow")
+    stats = campaign.run_for(max_functions=12)
+    assert stats.mismatches > 0, stats.report()
+    failure = stats.failures[0]
+    assert failure.kind == "mismatch"
+    lines = failure.source.splitlines()
+    assert len(lines) <= 6 and any(re.match(r"\s+if .*[<>]", ln) for ln in lines), failure.describe()
+    assert len(failure.original_source.splitlines()) > len(lines)
+
+
 def test_runner_survives_and_reports_a_crash(tmp_path: Path) -> None:
     campaign = runner.Campaign(8, compiler=f"{SELFTEST}:crashing_compile", calls_per_function=40,
-                               batch_size=20, regressions=tmp_path, minimise_budget=30.0)
-    stats = campaign.run_for(max_functions=20)
+                               batch_size=8, regressions=tmp_path, minimise_budget=30.0,
+                               mode="straight")
+    stats = campaign.run_for(max_functions=8)
     assert stats.crashes > 0
-    assert stats.functions == 20  # the batch went on after the crash
+    assert stats.functions == 8  # the batch went on after the crash
     failure = next(f for f in stats.failures if f.kind == "crash")
     assert f"code {-signal.SIGSEGV}" in failure.detail
     assert failure.args and failure.args[0] == 3, failure.describe()
+
+
+def test_runner_kills_and_reports_a_hang(tmp_path: Path) -> None:
+    # hanging_compile never returns when the first argument is 3.
+    spec = FuncSpec(("a", "b"), (
+        Assign("t0", Const(0)),
+        gen.For("i", (Binary("&", Var("b"), Const(7)),), (Assign("t0", Var("i"), "+"),)),
+        Assign("t1", Binary("*", Var("t0"), Var("a")))), Var("t1"))
+    calls = [((1, 5), {}), ((3, 9), {}), ((2, 2), {})]
+    job = gen.Job(spec.source(), spec.name, calls, True, spec, spec.mode)
+    other = gen.Job("def f(a, b):\n    return a - b\n", "f", [((1, 2), {})], True, None, "straight")
+    campaign = runner.Campaign(1, compiler=f"{SELFTEST}:hanging_compile", regressions=tmp_path,
+                               minimise_budget=3.0, stall_timeout=0.75)
+    campaign.run_batch([job, other])
+    stats = campaign.stats
+    assert stats.hangs == 1 and stats.crashes == 0 and stats.functions == 2, stats.report()
+    failure = stats.failures[0]
+    assert failure.kind == "hang" and failure.args[0] == 3, failure.describe()
+    assert len(failure.source.splitlines()) < len(spec.source().splitlines()), failure.describe()
+    case = json.loads(Path(failure.regression_file or "").read_text())[0]
+    assert case["id"].startswith("fuzz_hang_")

@@ -1,27 +1,58 @@
-"""Random eligible functions and argument tuples for the differential fuzzer.
+"""Random functions and argument tuples for the differential fuzzer.
+
+Two kinds of function are generated (``Generator.function(mode)``):
+
+* ``straight``: branchless integer arithmetic, 1-4 parameters, up to 4
+  assignments, one ``return``; every operator, constants from the 64-bit
+  edges.  (The generator of issue 4, unchanged: the same seed gives the same
+  functions.)
+* ``flow``: the control-flow language of issue 10: ``if``/``elif``/``else``,
+  ``for`` over ``range`` with one to three arguments (negative and zero steps,
+  bounds at the 64-bit edges), ``while`` loops (also ``while True:``),
+  ``break``/``continue``, loop ``else:`` clauses, nested loops, early
+  returns, comparisons (also chained), ``and``/``or``/``not``, conditional
+  expressions, bools in arithmetic, the loop variable read after its loop, and
+  -- on a branch only -- a ``raise`` or a construct the compiler does not know
+  (``len(str(x))``, ``abs``, ``/``), which the native code must leave to the
+  original for.
 
 A function is kept as a small tree (:class:`FuncSpec`) rather than as text so
-the minimiser can shrink it and so :func:`guard` can predict, before anything
-runs, whether CPython itself would need huge memory or time for a call.
+the minimiser can shrink it, and so :func:`check` can run an instrumented copy
+of it before anything is compared.
 
-Why the guard exists: ``x << n`` with a variable ``n`` around 2**31..2**50
-makes CPython allocate (and zero) gigabytes, and ``((x ** 100) ** 100) ...``
-grows without bound.  The native code falls back to the original for all of
-these, so both sides would do the same enormous work.  Instead of narrowing
-what the generator may produce (which would hide the native checks for large
-and negative counts) every call is first evaluated here with Python's own
-operators on the real argument values, stopping with :class:`TooBig` when an
-intermediate int would exceed :data:`BIT_LIMIT` bits.  Such calls are skipped
-and counted.  Shifts by a count >= 2**53 are allowed through: CPython fails
-them at once (OverflowError or MemoryError, since the digit array cannot fit
-in a 47-bit address space), so they cost nothing and exercise the checks.
+**Loops terminate by construction.**  A ``for`` loop's range spans at most a
+few dozen values (``range(e & 15)``, ``range(x, x + (e % 10))``, any step), or
+its body starts with ``if i >= <small>: break``.  A ``while`` loop's first
+body statement moves a counter the body never assigns otherwise towards the
+end of its test (``k += 1`` under ``k < 12``, ``k //= 2`` or ``k &= k - 1``
+under ``k > 0``, ``while True:`` with ``k += 1`` and ``if k > 9: break``).
+
+**The guard** (:func:`check`).  ``x << n`` with ``n`` around 2**31..2**50 makes
+CPython allocate gigabytes, ``x ** 100`` in a loop grows without bound, and a
+shrunk function may no longer terminate.  The native code falls back to the
+original for all of these, so both sides would do the same enormous work.
+Instead of narrowing what is generated (which would hide the native checks for
+large and negative counts), every call is first run on a copy of the function
+whose arithmetic goes through :func:`_apply` (which stops with
+:class:`TooBig` before an int would exceed :data:`BIT_LIMIT` bits) and whose
+loops count their iterations (:class:`TooLong` past :data:`STEP_LIMIT`).  Such
+calls are skipped and counted.  Shifts by a count >= 2**53 are let through:
+CPython fails them at once (OverflowError or MemoryError), so they cost
+nothing and exercise the checks.
+
+**Warnings** are not compared: ``~`` on a bool (``~(a < b)``) is generated and
+CPython 3.12+ emits a DeprecationWarning for it, so the child runs every call
+with warnings ignored, on both sides (see ``runner.child_main``).
 """
 from __future__ import annotations
 
+import collections
 import random
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Union
+
+from .child import MyInt
 
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
@@ -33,67 +64,211 @@ FIT_EDGE_CONSTANTS = tuple(c for c in EDGE_CONSTANTS if INT64_MIN <= c <= INT64_
 SMALL_CONSTANTS = (2, 3, 5, 7, -2, -3, 10, 30, 31, 63, 64, 255, 1000, 2**30, -(2**30))
 POW_EXPONENTS = (0, 1, 2, 3, 4, 5, 6, 7, 8)
 RARE_POW_EXPONENTS = (63, 64, 65, 100)
-SHIFT_COUNTS = (0, 1, 2, 3, 5, 15, 29, 30, 31, 32, 33, 40, 62, 63, 64, 65, 100, -1, -64)
+SHIFT_COUNTS = (0, 1, 2, 3, 5, 15, 29, 30, 31, 32, 33, 40, 62, 63, 64, 65, 100, -1, -64)  # negatives last
 
 BINARY_OPS = ("+", "-", "*", "//", "%", "**", "<<", ">>", "&", "|", "^")
 UNARY_OPS = ("-", "~", "+")
+COMPARE_OPS = ("<", "<=", "==", "!=", ">", ">=")
 PARAM_NAMES = ("a", "b", "c", "d")
 LOCAL_NAMES = ("t0", "t1", "t2", "t3")
 AUGMENTABLE = ("+", "-", "*", "//", "%", "<<", ">>", "&", "|", "^")
+MODES = ("straight", "flow")
+
+#: Loop variables by loop nesting depth: ``for`` targets, ``while`` counters.
+FOR_NAMES = ("i", "j")
+WHILE_NAMES = ("k", "m")
+MAX_LOOP_DEPTH = 2
+MAX_BLOCK_DEPTH = 3
+#: Range lengths and counter bounds stay below this (nested: its square).
+RANGE_MASKS = (1, 3, 7, 15)
+RANGE_MODULI = (3, 5, 10, 16, -3)     # a negative modulus gives a bound <= 0: zero iterations
+RANGE_STEPS = (1, 2, 3, -1, -2, -3, 7, 2**62, -(2**63), 2**63 - 1)
+RAISE_MESSAGES = ("negative", "out of range", "bad input", "too large")
 
 BIT_LIMIT = 1 << 16          # largest intermediate int the guard lets CPython build
 HOPELESS_SHIFT = 1 << 53     # CPython refuses such shifts immediately
+STEP_LIMIT = 4000            # loop iterations per call the guard lets CPython run
 
-
-class MyInt(int):
-    """An int subclass argument: the native code must fall back (type check is exact)."""
-
-    def __repr__(self) -> str:
-        return f"MyInt({int(self)})"
+#: Share of functions (in mode "flow") allowed one constant that never fits 64 bits,
+#: and one exit (a raise or an unsupported construct on a branch).
+HUGE_CONSTANT_SHARE = 0.04
+EXIT_SHARE = 0.15
 
 
 # -- expression trees -------------------------------------------------------------
+#
+# ``render()`` gives readable source: no parentheses at the top of a statement, arithmetic
+# operands always parenthesised when they are not atoms (``(a + b) * c``, ``x & (-1)``), and
+# comparison / boolean operands only where Python's precedence needs them
+# (``a + 1 < b and not (c > 0)``).  ``render(True)`` is the guard's instrumented copy.
+
+IFEXP_P, OR_P, AND_P, NOT_P, COMPARE_P, UNARY_P, ATOM = 1, 2, 3, 4, 5, 12, 14
+BINARY_PREC = {"|": 6, "^": 7, "&": 8, "<<": 9, ">>": 9, "+": 10, "-": 10, "*": 11, "//": 11,
+               "%": 11, "/": 11, "**": 13}
+
+
+def _paren(node: "Node", need: int, guarded: bool) -> str:
+    text, prec = node.text(guarded)
+    return f"({text})" if prec < need else text
+
+
+class _Expr:
+    def render(self, guarded: bool = False) -> str:
+        """Source of this expression at the top of a statement (no outer parentheses)."""
+        return self.text(guarded)[0]
+
+    def text(self, guarded: bool) -> tuple[str, int]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def children(self) -> tuple["Node", ...]:
+        return ()
+
 
 @dataclass(frozen=True)
-class Var:
+class Var(_Expr):
     name: str
 
-    def render(self) -> str:
-        return self.name
+    def text(self, guarded: bool) -> tuple[str, int]:
+        return self.name, ATOM
 
 
 @dataclass(frozen=True)
-class Const:
-    value: int
+class Const(_Expr):
+    value: int          # an int, or True/False
 
-    def render(self) -> str:
-        return f"({self.value})" if self.value < 0 else str(self.value)
+    def text(self, guarded: bool) -> tuple[str, int]:
+        return repr(self.value), UNARY_P if self.value < 0 else ATOM
 
 
 @dataclass(frozen=True)
-class Unary:
-    op: str
+class Unary(_Expr):
+    op: str             # "-", "~", "+" or "not"
     operand: "Node"
 
-    def render(self) -> str:
-        return f"({self.op}{self.operand.render()})"
+    def text(self, guarded: bool) -> tuple[str, int]:
+        inner = _paren(self.operand, ATOM, guarded)
+        if self.op == "not":
+            return f"not {inner}", NOT_P
+        if guarded:
+            return f"_U({self.op!r}, {self.operand.render(True)})", ATOM
+        return f"{self.op}{inner}", UNARY_P
+
+    def children(self) -> tuple["Node", ...]:
+        return (self.operand,)
 
 
 @dataclass(frozen=True)
-class Binary:
+class Binary(_Expr):
     op: str
     left: "Node"
     right: "Node"
 
-    def render(self) -> str:
-        return f"({self.left.render()} {self.op} {self.right.render()})"
+    def text(self, guarded: bool) -> tuple[str, int]:
+        if guarded:
+            return f"_B({self.op!r}, {self.left.render(True)}, {self.right.render(True)})", ATOM
+        return (f"{_paren(self.left, ATOM, False)} {self.op} {_paren(self.right, ATOM, False)}",
+                BINARY_PREC[self.op])
 
-
-Node = Var | Const | Unary | Binary
+    def children(self) -> tuple["Node", ...]:
+        return (self.left, self.right)
 
 
 @dataclass(frozen=True)
-class Assign:
+class Compare(_Expr):
+    """``operands[0] ops[0] operands[1] ops[1] ...``: one comparison or a chain."""
+
+    operands: tuple["Node", ...]
+    ops: tuple[str, ...]
+
+    def text(self, guarded: bool) -> tuple[str, int]:
+        parts = [_paren(self.operands[0], COMPARE_P + 1, guarded)]
+        for op, operand in zip(self.ops, self.operands[1:]):
+            parts += [op, _paren(operand, COMPARE_P + 1, guarded)]
+        return " ".join(parts), COMPARE_P
+
+    def children(self) -> tuple["Node", ...]:
+        return self.operands
+
+
+@dataclass(frozen=True)
+class BoolOp(_Expr):
+    """``a and b`` / ``a or b``: the value is one of the operands, not necessarily a bool."""
+
+    op: str
+    values: tuple["Node", ...]
+
+    def text(self, guarded: bool) -> tuple[str, int]:
+        joined = f" {self.op} ".join(_paren(v, NOT_P, guarded) for v in self.values)
+        return joined, AND_P if self.op == "and" else OR_P
+
+    def children(self) -> tuple["Node", ...]:
+        return self.values
+
+
+@dataclass(frozen=True)
+class IfExp(_Expr):
+    test: "Node"
+    body: "Node"
+    orelse: "Node"
+
+    def text(self, guarded: bool) -> tuple[str, int]:
+        return (f"{_paren(self.body, OR_P, guarded)} if {_paren(self.test, OR_P, guarded)} "
+                f"else {_paren(self.orelse, OR_P, guarded)}", IFEXP_P)
+
+    def children(self) -> tuple["Node", ...]:
+        return (self.test, self.body, self.orelse)
+
+
+@dataclass(frozen=True)
+class Call(_Expr):
+    """A builtin the compiler does not support (``len``, ``str``, ``abs``): an exit."""
+
+    func: str
+    args: tuple["Node", ...]
+
+    def text(self, guarded: bool) -> tuple[str, int]:
+        return f"{self.func}({', '.join(a.render(guarded) for a in self.args)})", ATOM
+
+    def children(self) -> tuple["Node", ...]:
+        return self.args
+
+
+Node = Union[Var, Const, Unary, Binary, Compare, BoolOp, IfExp, Call]
+FLOW_NODES = (Compare, BoolOp, IfExp, Call)
+
+
+def walk(node: Node) -> Iterator[Node]:
+    yield node
+    for child in node.children():
+        yield from walk(child)
+
+
+# -- statements -------------------------------------------------------------------
+
+INDENT = "    "
+
+
+def block_lines(block: tuple["Stmt", ...], indent: str, guarded: bool = False,
+                loop_body: bool = False) -> list[str]:
+    lines = [f"{indent}_T()"] if guarded and loop_body else []
+    for stmt in block:
+        lines += stmt.lines(indent, guarded)
+    return lines or [f"{indent}pass"]
+
+
+class _Stmt:
+    def lines(self, indent: str, guarded: bool) -> list[str]:  # pragma: no cover
+        raise NotImplementedError
+
+    def exprs(self) -> tuple[Node, ...]:
+        return ()
+
+    def blocks(self) -> tuple[tuple["Stmt", ...], ...]:
+        return ()
+
+
+@dataclass(frozen=True)
+class Assign(_Stmt):
     """``target = expr`` or, with ``aug`` set, ``target <aug>= expr``."""
 
     target: str
@@ -103,25 +278,160 @@ class Assign:
     def render(self) -> str:
         return f"{self.target} {self.aug or ''}= {self.expr.render()}"
 
+    def lines(self, indent: str, guarded: bool) -> list[str]:
+        if guarded and self.aug:   # for ints, floats and bools ``t op= e`` is ``t = t op e``
+            expr = Binary(self.aug, Var(self.target), self.expr)
+            return [f"{indent}{self.target} = {expr.render(True)}"]
+        return [f"{indent}{self.target} {self.aug or ''}= {self.expr.render(guarded)}"]
+
+    def exprs(self) -> tuple[Node, ...]:
+        return (self.expr,)
+
+
+@dataclass(frozen=True)
+class Return(_Stmt):
+    value: Node
+
+    def lines(self, indent: str, guarded: bool) -> list[str]:
+        return [f"{indent}return {self.value.render(guarded)}"]
+
+    def exprs(self) -> tuple[Node, ...]:
+        return (self.value,)
+
+
+@dataclass(frozen=True)
+class Raise(_Stmt):
+    message: str
+
+    def lines(self, indent: str, guarded: bool) -> list[str]:
+        return [f"{indent}raise ValueError({self.message!r})"]
+
+
+@dataclass(frozen=True)
+class Break(_Stmt):
+    def lines(self, indent: str, guarded: bool) -> list[str]:
+        return [f"{indent}break"]
+
+
+@dataclass(frozen=True)
+class Continue(_Stmt):
+    def lines(self, indent: str, guarded: bool) -> list[str]:
+        return [f"{indent}continue"]
+
+
+@dataclass(frozen=True)
+class If(_Stmt):
+    """``if``; an ``orelse`` that is a single ``If`` is written as ``elif``."""
+
+    test: Node
+    body: tuple["Stmt", ...]
+    orelse: tuple["Stmt", ...] = ()
+
+    def lines(self, indent: str, guarded: bool) -> list[str]:
+        inner = indent + INDENT
+        out = [f"{indent}if {self.test.render(guarded)}:"] + block_lines(self.body, inner, guarded)
+        orelse = self.orelse
+        while len(orelse) == 1 and isinstance(orelse[0], If):
+            elif_ = orelse[0]
+            out += [f"{indent}elif {elif_.test.render(guarded)}:"]
+            out += block_lines(elif_.body, inner, guarded)
+            orelse = elif_.orelse
+        if orelse:
+            out += [f"{indent}else:"] + block_lines(orelse, inner, guarded)
+        return out
+
+    def exprs(self) -> tuple[Node, ...]:
+        return (self.test,)
+
+    def blocks(self) -> tuple[tuple["Stmt", ...], ...]:
+        return (self.body, self.orelse)
+
+
+@dataclass(frozen=True)
+class While(_Stmt):
+    test: Node
+    body: tuple["Stmt", ...]
+    orelse: tuple["Stmt", ...] = ()
+
+    def lines(self, indent: str, guarded: bool) -> list[str]:
+        inner = indent + INDENT
+        out = [f"{indent}while {self.test.render(guarded)}:"]
+        out += block_lines(self.body, inner, guarded, loop_body=True)
+        if self.orelse:
+            out += [f"{indent}else:"] + block_lines(self.orelse, inner, guarded)
+        return out
+
+    def exprs(self) -> tuple[Node, ...]:
+        return (self.test,)
+
+    def blocks(self) -> tuple[tuple["Stmt", ...], ...]:
+        return (self.body, self.orelse)
+
+
+@dataclass(frozen=True)
+class For(_Stmt):
+    """``for target in range(*args)``."""
+
+    target: str
+    args: tuple[Node, ...]
+    body: tuple["Stmt", ...]
+    orelse: tuple["Stmt", ...] = ()
+
+    def lines(self, indent: str, guarded: bool) -> list[str]:
+        inner = indent + INDENT
+        bounds = ", ".join(a.render(guarded) for a in self.args)
+        out = [f"{indent}for {self.target} in range({bounds}):"]
+        out += block_lines(self.body, inner, guarded, loop_body=True)
+        if self.orelse:
+            out += [f"{indent}else:"] + block_lines(self.orelse, inner, guarded)
+        return out
+
+    def exprs(self) -> tuple[Node, ...]:
+        return self.args
+
+    def blocks(self) -> tuple[tuple["Stmt", ...], ...]:
+        return (self.body, self.orelse)
+
+
+Stmt = Union[Assign, Return, Raise, Break, Continue, If, While, For]
+TERMINATORS = (Return, Raise, Break, Continue)
+
+
+def walk_statements(block: tuple[Stmt, ...]) -> Iterator[Stmt]:
+    for stmt in block:
+        yield stmt
+        for inner in stmt.blocks():
+            yield from walk_statements(inner)
+
 
 @dataclass(frozen=True)
 class FuncSpec:
     """One generated function: parameters (trailing ones may have defaults), body, result."""
 
     params: tuple[str, ...]
-    body: tuple[Assign, ...]
+    body: tuple[Stmt, ...]
     result: Node
     defaults: tuple[int, ...] = ()
     name: str = "f"
 
-    def source(self) -> str:
+    def source(self, guarded: bool = False) -> str:
         n_plain = len(self.params) - len(self.defaults)
         heads = list(self.params[:n_plain])
         heads += [f"{p}={d!r}" for p, d in zip(self.params[n_plain:], self.defaults)]
         lines = [f"def {self.name}({', '.join(heads)}):"]
-        lines += [f"    {stmt.render()}" for stmt in self.body]
-        lines.append(f"    return {self.result.render()}")
+        for stmt in self.body:
+            lines += stmt.lines(INDENT, guarded)
+        lines.append(f"{INDENT}return {self.result.render(guarded)}")
         return "\n".join(lines) + "\n"
+
+    def statements(self) -> Iterator[Stmt]:
+        return walk_statements(self.body)
+
+    def nodes(self) -> Iterator[Node]:
+        for stmt in self.statements():
+            for expr in stmt.exprs():
+                yield from walk(expr)
+        yield from walk(self.result)
 
     def constants(self) -> list[int]:
         found = list(self.defaults)
@@ -130,36 +440,75 @@ class FuncSpec:
                 found.append(node.value)
         return found
 
-    def nodes(self) -> Iterator[Node]:
-        for stmt in self.body:
-            yield from walk(stmt.expr)
-        yield from walk(self.result)
-
     def constants_fit_int64(self) -> bool:
         return all(INT64_MIN <= v <= INT64_MAX for v in self.constants())
 
-
-def walk(node: Node) -> Iterator[Node]:
-    yield node
-    if isinstance(node, Unary):
-        yield from walk(node.operand)
-    elif isinstance(node, Binary):
-        yield from walk(node.left)
-        yield from walk(node.right)
+    @property
+    def mode(self) -> str:
+        """"flow" when any statement or expression is beyond straight-line arithmetic."""
+        if any(not isinstance(s, Assign) for s in self.statements()):
+            return "flow"
+        if any(isinstance(n, FLOW_NODES) or (isinstance(n, Unary) and n.op == "not")
+               for n in self.nodes()):
+            return "flow"
+        return "straight"
 
 
 # -- generation ---------------------------------------------------------------------
+
+class _Scope:
+    """What the generator knows at one point of the function it is writing."""
+
+    def __init__(self, params: tuple[str, ...]) -> None:
+        self.params = params
+        self.defined: set[str] = set(params)   # assigned on every path that reaches here
+        self.maybe: set[str] = set()           # assigned on some paths only
+        self.counters: set[str] = set()        # while counters: the body never assigns them
+        self.loop_depth = 0
+        self.small: set[str] = set()           # loop variables known to stay in 0..15
+
+    def copy(self) -> "_Scope":
+        other = _Scope(self.params)
+        other.defined, other.maybe = set(self.defined), set(self.maybe)
+        other.counters, other.small = set(self.counters), set(self.small)
+        other.loop_depth = self.loop_depth
+        return other
+
+    def merge(self, branches: list[tuple["_Scope", bool]]) -> None:
+        """After an ``if``: what every branch that falls through assigned is defined."""
+        through = [s for s, falls in branches if falls]
+        everything = set().union(*(s.defined | s.maybe for s, _ in branches))
+        if through:
+            self.defined = set.intersection(*(s.defined for s in through))
+        self.maybe = (self.maybe | everything) - self.defined
+
+    def after_loop(self, body: "_Scope") -> None:
+        """A loop body may run zero times: what it assigns is only maybe assigned."""
+        self.maybe = (self.maybe | body.defined | body.maybe) - self.defined
+
 
 class Generator:
     """Draws :class:`FuncSpec` s and argument tuples from one ``random.Random``."""
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
+        self._allow_huge = True       # constants that never fit 64 bits
+        self._flow_leaves = False     # comparisons as arithmetic operands
+        self._shift_const_share = 0.5  # shifts by a constant count
+        self._statements_left = 0
+        self._exits_left = 0
+
+    def function(self, mode: str = "straight") -> FuncSpec:
+        if mode == "flow":
+            return self.flow_function()
+        return self.straight_function()
 
     def constant(self) -> int:
         r = self.rng.random()
         if r < 0.04:
-            return self.rng.choice(EDGE_CONSTANTS)   # includes the ones that never fit int64
+            if self._allow_huge:
+                return self.rng.choice(EDGE_CONSTANTS)   # includes the ones that never fit int64
+            return self.rng.choice(FIT_EDGE_CONSTANTS + (2**64 - 1,))
         if r < 0.45:
             return self.rng.choice(FIT_EDGE_CONSTANTS)
         if r < 0.85:
@@ -167,6 +516,8 @@ class Generator:
         return self.rng.randint(-(2**63), 2**63 - 1) >> self.rng.randrange(64)
 
     def leaf(self, names: list[str]) -> Node:
+        if self._flow_leaves and self.rng.random() < 0.06:
+            return self.comparison(names, 0)
         if self.rng.random() < 0.65:
             return Var(self.rng.choice(names))
         return Const(self.constant())
@@ -181,15 +532,21 @@ class Generator:
         if op == "**":
             pool = RARE_POW_EXPONENTS if self.rng.random() < 0.08 else POW_EXPONENTS
             return Binary(op, left, Const(self.rng.choice(pool)))
-        if op in ("<<", ">>") and self.rng.random() < 0.5:
-            return Binary(op, left, Const(self.rng.choice(SHIFT_COUNTS)))
+        if op in ("<<", ">>") and self.rng.random() < self._shift_const_share:
+            counts = SHIFT_COUNTS
+            if self._flow_leaves and self.rng.random() < 0.9:
+                counts = SHIFT_COUNTS[:-2]   # a negative constant count raises on every call
+            return Binary(op, left, Const(self.rng.choice(counts)))
         right = self.expr(names, depth - 1)
+        if op in ("<<", ">>") and self._flow_leaves and self.rng.random() < 0.7:
+            right = Binary("&", right, Const(63))  # fewer negative counts: let the flow go on
         if isinstance(left, Const) and isinstance(right, Const) and self.rng.random() < 0.7:
             right = Var(self.rng.choice(names))  # CPython would fold it: keep most trees live
         return Binary(op, left, right)
 
-    def function(self) -> FuncSpec:
+    def straight_function(self) -> FuncSpec:
         rng = self.rng
+        self._allow_huge, self._flow_leaves, self._shift_const_share = True, False, 0.5
         params = PARAM_NAMES[:rng.randint(1, 4)]
         names = list(params)
         body: list[Assign] = []
@@ -210,6 +567,370 @@ class Generator:
         if rng.random() < 0.15:
             defaults = tuple(self.constant() for _ in range(rng.randint(1, len(params))))
         return FuncSpec(tuple(params), tuple(body), result, defaults)
+
+    # -- control flow ---------------------------------------------------------------
+    def flow_function(self) -> FuncSpec:
+        """A function with branches and loops; see the module docstring for the shapes."""
+        rng = self.rng
+        self._allow_huge = rng.random() < HUGE_CONSTANT_SHARE
+        self._flow_leaves, self._shift_const_share = True, 0.7
+        self._statements_left = rng.randint(3, 12)
+        self._exits_left = 1 if rng.random() < EXIT_SHARE else 0
+        params = PARAM_NAMES[:rng.randint(1, 4)]
+        scope = _Scope(params)
+        body, _ = self.block(scope, 0, rng.randint(2, 5))
+        result = self.value(self.readable(scope, maybe_share=0.2))
+        defaults: tuple[int, ...] = ()
+        if rng.random() < 0.1:
+            defaults = tuple(self.constant() for _ in range(rng.randint(1, len(params))))
+        return FuncSpec(tuple(params), tuple(body), result, defaults)
+
+    def readable(self, scope: _Scope, maybe_share: float = 0.05) -> list[str]:
+        """Names an expression may read: the defined ones, rarely one that may be unbound."""
+        names = sorted(scope.defined)
+        if scope.maybe and self.rng.random() < maybe_share:
+            names.append(self.rng.choice(sorted(scope.maybe)))
+        return names
+
+    def block(self, scope: _Scope, depth: int, length: int) -> tuple[list[Stmt], bool]:
+        """Statements for one block; also whether control can fall off its end."""
+        out: list[Stmt] = []
+        for _ in range(length):
+            if self._statements_left <= 0 and out:
+                break
+            self._statements_left -= 1
+            stmts = self.statement(scope, depth)
+            out += stmts
+            if isinstance(stmts[-1], TERMINATORS):
+                return out, False
+        return out, True
+
+    def statement(self, scope: _Scope, depth: int) -> list[Stmt]:
+        r = self.rng.random()
+        nested = depth < MAX_BLOCK_DEPTH and self._statements_left > 0
+        loops = nested and scope.loop_depth < MAX_LOOP_DEPTH
+        if nested and r < 0.25:
+            return [self.if_statement(scope, depth)]
+        if loops and r < 0.45:
+            return self.for_statement(scope, depth)
+        if loops and r < 0.6:
+            return self.while_statement(scope, depth)
+        if scope.loop_depth and r < 0.7:
+            return [self.loop_exit(scope, depth)]
+        return [self.assignment(scope)]
+
+    def assignment(self, scope: _Scope, prefer: str | None = None) -> Assign:
+        rng = self.rng
+        names = self.readable(scope)
+        value = self.value(names) if rng.random() < 0.7 else self.expr(names, rng.randint(1, 3))
+        assignable = sorted(n for n in scope.defined
+                            if n not in scope.counters and n not in FOR_NAMES)
+        fresh = [n for n in LOCAL_NAMES if n not in scope.defined and n not in scope.maybe]
+        loop_vars = sorted(n for n in scope.defined if n in FOR_NAMES)
+        if prefer is not None and prefer in assignable and rng.random() < 0.5:
+            target = prefer
+        elif loop_vars and rng.random() < 0.04:   # reassigning a for target must not change the loop
+            target = rng.choice(loop_vars)
+        elif fresh and (rng.random() < 0.35 or not assignable):
+            target = fresh[0]
+        else:
+            target = rng.choice(assignable)
+        if target in scope.defined and rng.random() < 0.45:
+            return Assign(target, self.expr(names, rng.randint(0, 3)), rng.choice(AUGMENTABLE))
+        scope.defined.add(target)
+        scope.maybe.discard(target)
+        return Assign(target, value)
+
+    def value(self, names: list[str]) -> Node:
+        """An expression for a value: mostly arithmetic, sometimes bools, and/or, if-else."""
+        rng = self.rng
+        r = rng.random()
+        if r < 0.66:
+            return self.expr(names, rng.randint(1, 4))
+        if r < 0.74:
+            return IfExp(self.condition(names), self.expr(names, 2), self.expr(names, 2))
+        if r < 0.8:
+            return BoolOp(rng.choice(("and", "or")),
+                          (self.condition(names) if rng.random() < 0.5 else self.expr(names, 1),
+                           self.expr(names, 2)))
+        if r < 0.88:
+            return self.comparison(names, 2)
+        # bools in arithmetic: the sign idiom, a bool masked or negated, counted, inverted
+        a, b = self.comparison(names, 1), self.comparison(names, 1)
+        shapes = (Binary("-", a, b), Binary("&", a, self.expr(names, 1)),
+                  Binary("+", a, b), Binary("*", self.expr(names, 1), a),
+                  Unary("-", a), Unary("~", a), Binary("^", a, b))
+        return rng.choice(shapes)
+
+    def comparison(self, names: list[str], depth: int) -> Compare:
+        rng = self.rng
+        saved, self._flow_leaves = self._flow_leaves, False
+        try:
+            left = self.expr(names, depth)
+            if isinstance(left, Const):
+                left = Var(rng.choice(names))     # a comparison of two constants says little
+            right = Const(self.constant()) if rng.random() < 0.5 else self.expr(names, depth)
+            if rng.random() < 0.15:   # chained: lo <= x < hi, or a mixed chain
+                low = Const(rng.choice((0, -1, 1, -(2**63), 10)))
+                ops = (rng.choice(("<", "<=")), rng.choice(("<", "<="))) if rng.random() < 0.7 \
+                    else (rng.choice(COMPARE_OPS), rng.choice(COMPARE_OPS))
+                return Compare((low, left, right), ops)
+            return Compare((left, right), (rng.choice(COMPARE_OPS),))
+        finally:
+            self._flow_leaves = saved
+
+    def condition(self, names: list[str]) -> Node:
+        """A test for ``if``/``while``/``x if c else y``."""
+        rng = self.rng
+        r = rng.random()
+        if r < 0.62:
+            return self.comparison(names, rng.randint(0, 2))
+        if r < 0.75:
+            return self.expr(names, rng.randint(0, 2))        # truth of an int: `if t0:`
+        if r < 0.83:
+            return Unary("not", self.comparison(names, 1) if rng.random() < 0.5
+                         else self.expr(names, 1))
+        parts = tuple(self.comparison(names, 1) if rng.random() < 0.75 else self.expr(names, 1)
+                      for _ in range(rng.choice((2, 2, 3))))
+        return BoolOp(rng.choice(("and", "or")), parts)
+
+    def if_statement(self, scope: _Scope, depth: int) -> If:
+        rng = self.rng
+        test = self.condition(self.readable(scope))
+        then_scope = scope.copy()
+        body, then_falls = self.branch(then_scope, depth + 1)
+        branches = [(then_scope, then_falls)]
+        r = rng.random()
+        orelse: list[Stmt] = []
+        else_scope = scope.copy()
+        if r < 0.2 and self._statements_left > 0:
+            orelse = [self.if_statement(else_scope, depth)]    # elif
+            else_falls = True
+        elif r < 0.55:
+            orelse, else_falls = self.branch(else_scope, depth + 1)
+        else:
+            else_falls = True
+        branches.append((else_scope, else_falls))
+        scope.merge(branches)
+        return If(test, tuple(body), tuple(orelse))
+
+    def branch(self, scope: _Scope, depth: int) -> tuple[list[Stmt], bool]:
+        """The body of an ``if``/``else``: a few statements, often ending the path early."""
+        rng = self.rng
+        body, falls = self.block(scope, depth, rng.randint(1, 2))
+        if not falls:
+            return body, False
+        if self._exits_left and rng.random() < 0.4:
+            self._exits_left -= 1
+            exit_stmt = self.exit_statement(scope)
+            body.append(exit_stmt)
+            return body, not isinstance(exit_stmt, TERMINATORS)
+        r = rng.random()
+        if r < 0.22:
+            body.append(Return(self.value(self.readable(scope))))
+            return body, False
+        if scope.loop_depth and r < 0.42:
+            body.append(Break() if rng.random() < 0.55 else Continue())
+            return body, False
+        return body, True
+
+    def exit_statement(self, scope: _Scope) -> Stmt:
+        """A raise or a construct the compiler refuses: the native code must leave here."""
+        rng = self.rng
+        names = self.readable(scope)
+        operand = self.expr(names, rng.randint(0, 2))
+        r = rng.random()
+        if r < 0.45:
+            return Raise(rng.choice(RAISE_MESSAGES))
+        if r < 0.65:
+            return Return(Call("len", (Call("str", (operand,)),)))
+        if r < 0.8:
+            target = next((n for n in LOCAL_NAMES if n not in scope.defined), "t3")
+            scope.defined.add(target)
+            scope.maybe.discard(target)
+            return Assign(target, Call("abs", (operand,)))
+        if r < 0.9:
+            return Return(Binary("/", operand, Const(rng.choice((2, 3, -7)))))
+        return Return(Call("str", (operand,)))
+
+    def loop_exit(self, scope: _Scope, depth: int) -> If:
+        """``if <cond>: break`` / ``continue`` / ``return ...`` inside a loop body."""
+        rng = self.rng
+        names = self.readable(scope)
+        r = rng.random()
+        stmt: Stmt = Break() if r < 0.45 else Continue() if r < 0.75 else Return(self.value(names))
+        return If(self.condition(names), (stmt,))
+
+    def bound(self, names: list[str], small: list[str]) -> Node:
+        """A small int from any values: ``e & 15``, ``e % 10`` (<= 0 for a negative modulus)."""
+        rng = self.rng
+        r = rng.random()
+        if small and r < 0.15:
+            return Var(rng.choice(small))
+        if r < 0.3:
+            return Const(rng.randint(0, 12))
+        operand = self.expr(names, rng.randint(0, 2))
+        if isinstance(operand, Const):
+            operand = Var(rng.choice(names))
+        if r < 0.7:
+            return Binary("&", operand, Const(rng.choice(RANGE_MASKS)))
+        return Binary("%", operand, Const(rng.choice(RANGE_MODULI)))
+
+    def start(self, names: list[str]) -> Node:
+        """A range start: anything, including the 64-bit edges (the span stays small)."""
+        rng = self.rng
+        r = rng.random()
+        if r < 0.4:
+            return Var(rng.choice(names))
+        if r < 0.65:
+            return Const(rng.choice(FIT_EDGE_CONSTANTS + (2**63 - 3, -(2**63) + 2, 2**62)))
+        return self.expr(names, 1)
+
+    def for_statement(self, scope: _Scope, depth: int) -> list[Stmt]:
+        rng = self.rng
+        target = FOR_NAMES[scope.loop_depth]
+        names = self.readable(scope)
+        small = sorted(scope.small)
+        prefix: list[Stmt] = []
+        head: list[Stmt] = []
+        is_small = False
+        r = rng.random()
+        if r < 0.4:                                   # range(bound)
+            args: tuple[Node, ...] = (self.bound(names, small),)
+            is_small = True
+        elif r < 0.55:                                # range(bound, bound)
+            args = (self.bound(names, small), self.bound(names, small))
+            is_small = True
+        elif r < 0.7:                                 # range(x, x + bound): x may be huge
+            first = self.start(names)
+            args = (first, Binary("+", first, self.bound(names, small)))
+        elif r < 0.87:                                # any step: the span bounds the length
+            first = self.start(names)
+            op = rng.choice(("+", "-"))
+            step: Node = Const(rng.choice(RANGE_STEPS))
+            if rng.random() < 0.3:
+                step = Binary("-", Binary("%", self.expr(names, 1), Const(5)), Const(2))  # maybe 0
+            elif rng.random() < 0.15:
+                step = Var(rng.choice(names))
+            args = (first, Binary(op, first, self.bound(names, small)), step)
+        else:                                         # range(anything) cut short by a break
+            args = (self.start(names) if rng.random() < 0.5 else Const(2**63 - 1),)
+            head = [If(Compare((Var(target), self.bound(names, small)), (">=",)), (Break(),))]
+        if rng.random() < 0.5:
+            prefix.append(self.accumulator(scope))
+        inner = scope.copy()
+        inner.loop_depth += 1
+        inner.defined.add(target)
+        inner.maybe.discard(target)
+        if is_small:
+            inner.small.add(target)
+        else:
+            inner.small.discard(target)
+        body, _ = self.loop_body(inner, depth, prefix)
+        orelse = self.loop_else(scope, depth)
+        scope.after_loop(inner)
+        scope.maybe.add(target)
+        scope.maybe -= scope.defined
+        return prefix + [For(target, args, tuple(head + body), tuple(orelse))]
+
+    def while_statement(self, scope: _Scope, depth: int) -> list[Stmt]:
+        rng = self.rng
+        counter = WHILE_NAMES[scope.loop_depth]
+        names = self.readable(scope)
+        small = sorted(scope.small)
+        r = rng.random()
+        if r < 0.3:              # counting up
+            init: Node = Const(rng.randint(0, 3)) if rng.random() < 0.5 else self.bound(names, small)
+            test: Node = Compare((Var(counter), self.bound(names, small) if rng.random() < 0.5
+                                  else Const(rng.randint(1, 12))), (rng.choice(("<", "<=")),))
+            step: Stmt = Assign(counter, Const(rng.choice((1, 1, 2, 3))), "+")
+        elif r < 0.5:            # counting down to zero
+            mask = Const(rng.choice(RANGE_MASKS))
+            init = Binary("&", self.expr(names, rng.randint(0, 2)), mask)
+            test = Var(counter) if rng.random() < 0.4 else Compare((Var(counter), Const(0)), (">",))
+            step = Assign(counter, Const(1), "-")
+        elif r < 0.8:            # a value that shrinks: halving, dropping a bit
+            init = self.expr(names, rng.randint(0, 2))
+            if rng.random() < 0.3:
+                init = Binary("&", init, Const(rng.choice((0xFF, 0xFFFF, 2**32 - 1, 2**64 - 1))))
+                test = Var(counter) if rng.random() < 0.5 else Compare((Var(counter), Const(0)),
+                                                                       ("!=",))
+            else:
+                test = Compare((Var(counter), Const(0)), (">",))
+            step = rng.choice((Assign(counter, Const(2), "//"), Assign(counter, Const(1), ">>"),
+                               Assign(counter, Binary("-", Var(counter), Const(1)), "&"),
+                               Assign(counter, Binary("//", Var(counter), Const(3)))))
+        else:                    # while True: with a counted way out
+            init = Const(0)
+            test = Const(True)
+            step = Assign(counter, Const(1), "+")
+        if not (isinstance(test, Const)) and rng.random() < 0.25:
+            test = BoolOp("and", (test, self.condition(names)) if rng.random() < 0.5
+                          else (self.condition(names), test))
+        prefix: list[Stmt] = [Assign(counter, init)]
+        if rng.random() < 0.4:
+            prefix.insert(0, self.accumulator(scope))
+        scope.defined.add(counter)
+        scope.maybe.discard(counter)
+        inner = scope.copy()
+        inner.loop_depth += 1
+        inner.counters.add(counter)
+        head: list[Stmt] = [step]
+        if isinstance(test, Const):
+            way_out: Stmt = Break() if rng.random() < 0.6 else Return(self.value(self.readable(inner)))
+            limit = self.bound(names, small) if rng.random() < 0.5 else Const(rng.randint(0, 10))
+            head.append(If(Compare((Var(counter), limit), (">",)), (way_out,)))
+        body, _ = self.loop_body(inner, depth, prefix)
+        orelse = self.loop_else(scope, depth)
+        scope.after_loop(inner)
+        return prefix + [While(test, tuple(head + body), tuple(orelse))]
+
+    def accumulator(self, scope: _Scope) -> Assign:
+        """``t1 = 0`` (or 1, or a parameter) before a loop that will update it."""
+        target = next((n for n in LOCAL_NAMES if n not in scope.defined), None)
+        if target is None:
+            target = self.rng.choice(LOCAL_NAMES)
+        value: Node = Const(self.rng.choice((0, 1, 1, -1, 2**62))) if self.rng.random() < 0.7 \
+            else Var(self.rng.choice(scope.params))
+        scope.defined.add(target)
+        scope.maybe.discard(target)
+        return Assign(target, value)
+
+    def loop_body(self, scope: _Scope, depth: int, prefix: list[Stmt]) -> tuple[list[Stmt], bool]:
+        rng = self.rng
+        prefer = prefix[0].target if prefix and isinstance(prefix[0], Assign) else None
+        body: list[Stmt] = []
+        if prefer is not None and prefer in LOCAL_NAMES:
+            body.append(self.update(scope, prefer))
+        more, falls = self.block(scope, depth + 1, rng.randint(1, 3))
+        body += more
+        if falls and rng.random() < 0.25:
+            body.insert(rng.randrange(len(body) + 1), self.loop_exit(scope, depth + 1))
+        return body, falls
+
+    def update(self, scope: _Scope, target: str) -> Assign:
+        """An accumulator step: ``t1 += i * a``, ``t1 = t1 * b % 1000``, ``t1 ^= t1 << 3``."""
+        rng = self.rng
+        names = self.readable(scope)
+        r = rng.random()
+        if r < 0.5:
+            return Assign(target, self.expr(names, rng.randint(0, 2)),
+                          rng.choice(("+", "+", "-", "*", "^", "|", "&")))
+        if r < 0.75:
+            product = Binary("*", Var(target), self.expr(names, rng.randint(0, 1)))
+            return Assign(target, product if rng.random() < 0.6
+                          else Binary("%", product, Const(rng.choice((1000, 2**31 - 1, 2**61 - 1)))))
+        return Assign(target, Binary("&", Binary("^", Var(target), Binary(
+            rng.choice(("<<", ">>")), Var(target), Const(rng.choice((1, 3, 7, 13))))),
+            Const(rng.choice((2**32 - 1, 2**64 - 1)))))
+
+    def loop_else(self, scope: _Scope, depth: int) -> list[Stmt]:
+        if self.rng.random() >= 0.15 or self._statements_left <= 0:
+            return []
+        else_scope = scope.copy()
+        body, _ = self.block(else_scope, depth + 1, 1)
+        scope.maybe |= (else_scope.defined | else_scope.maybe) - scope.defined
+        return body
 
     # -- arguments ------------------------------------------------------------------
     def int_arg(self) -> int:
@@ -263,6 +984,10 @@ class TooBig(Exception):
     """CPython would build an int larger than :data:`BIT_LIMIT` bits for this call."""
 
 
+class TooLong(Exception):
+    """The call's loops would run more than :data:`STEP_LIMIT` iterations."""
+
+
 class _Stop(Exception):
     """CPython raises at this point; nothing after it runs."""
 
@@ -280,7 +1005,7 @@ def _apply(op: str, x: Any, y: Any) -> Any:
                 raise TooBig
         return x << y
     if op == "**":
-        if isinstance(x, int) and _bits(x) * y > BIT_LIMIT:
+        if isinstance(x, int) and isinstance(y, int) and _bits(x) * y > BIT_LIMIT:
             raise TooBig
         return x ** y
     if op == "*" and _bits(x) + _bits(y) > BIT_LIMIT:
@@ -288,65 +1013,76 @@ def _apply(op: str, x: Any, y: Any) -> Any:
     return _OPS[op](x, y)
 
 
+def _unary(op: str, x: Any) -> Any:
+    return _UNARY[op](x)
+
+
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
     "+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y,
     "//": lambda x, y: x // y, "%": lambda x, y: x % y, ">>": lambda x, y: x >> y,
     "&": lambda x, y: x & y, "|": lambda x, y: x | y, "^": lambda x, y: x ^ y,
+    "/": lambda x, y: x / y,
 }
 _UNARY: dict[str, Callable[[Any], Any]] = {"-": lambda x: -x, "~": lambda x: ~x, "+": lambda x: +x}
 
 
-def _eval(node: Node, env: dict[str, Any]) -> Any:
-    if isinstance(node, Var):
-        return env[node.name]
-    if isinstance(node, Const):
-        return node.value
-    if isinstance(node, Unary):
-        return _UNARY[node.op](_eval(node.operand, env))
-    left = _eval(node.left, env)
-    right = _eval(node.right, env)
-    return _apply(node.op, left, right)
+class _Steps:
+    """Loop iterations of the current guarded call (``_T()`` opens every loop body)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.count > STEP_LIMIT:
+            raise TooLong
 
 
-def bind(spec: FuncSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | None:
-    """Parameter values for a call, or None when Python would raise TypeError."""
-    if len(args) > len(spec.params):
-        return None
-    env = dict(zip(spec.params, args))
-    for key, value in kwargs.items():
-        if key not in spec.params or key in env:
-            return None
-        env[key] = value
-    first_default = len(spec.params) - len(spec.defaults)
-    for index, name in enumerate(spec.params):
-        if name not in env:
-            if index < first_default:
-                return None
-            env[name] = spec.defaults[index - first_default]
-    return env
+_STEPS = _Steps()
+_GUARDED: "collections.OrderedDict[str, Callable[..., Any]]" = collections.OrderedDict()
+_LAST_GUARDED: list[Any] = [None, None]
+
+
+def guarded_function(spec: FuncSpec) -> Callable[..., Any]:
+    """The instrumented copy of ``spec`` that :func:`check` runs (cached by source)."""
+    if _LAST_GUARDED[0] is spec:     # the calls of one function are checked one after another
+        return _LAST_GUARDED[1]
+    source = spec.source(guarded=True)
+    fn = _GUARDED.get(source)
+    if fn is None:
+        namespace: dict[str, Any] = {"_B": _apply, "_U": _unary, "_T": _STEPS.tick}
+        exec(compile(source, "<guarded>", "exec"), namespace)
+        fn = namespace[spec.name]
+        _GUARDED[source] = fn
+        if len(_GUARDED) > 256:
+            _GUARDED.popitem(last=False)
+    else:
+        _GUARDED.move_to_end(source)
+    _LAST_GUARDED[:] = [spec, fn]
+    return fn
+
+
+def check(spec: FuncSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """"ok" when running the call costs CPython little; "big" (:class:`TooBig`) or
+    "long" (:class:`TooLong`) for calls to skip."""
+    fn = guarded_function(spec)
+    _STEPS.count = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ~True is deprecated: noise here, CPython's own concern
+        try:
+            fn(*args, **kwargs)
+        except TooBig:
+            return "big"
+        except TooLong:
+            return "long"
+        except Exception:  # noqa: BLE001 - _Stop, or the call raises early: cheap either way
+            return "ok"
+    return "ok"
 
 
 def guard(spec: FuncSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-    """True when running the call costs CPython little; False for :class:`TooBig` calls."""
-    env = bind(spec, args, kwargs)
-    if env is None:
-        return True
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ~True is deprecated: noise here, CPython's own concern
-        return _guarded_run(spec, env)
-
-
-def _guarded_run(spec: FuncSpec, env: dict[str, Any]) -> bool:
-    try:
-        for stmt in spec.body:
-            value = _eval(stmt.expr, env)
-            env[stmt.target] = _apply(stmt.aug, env[stmt.target], value) if stmt.aug else value
-        _eval(spec.result, env)
-    except TooBig:
-        return False
-    except Exception:  # _Stop, or the call raises early: cheap either way
-        return True
-    return True
+    """True when running the call costs CPython little; False for calls to skip."""
+    return check(spec, args, kwargs) == "ok"
 
 
 @dataclass
@@ -358,3 +1094,4 @@ class Job:
     calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
     fits_int64: bool = True
     spec: FuncSpec | None = None
+    mode: str = "straight"

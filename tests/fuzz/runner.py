@@ -1,20 +1,24 @@
 """Differential runner: native vs. original, in child processes, with minimisation.
 
 The parent generates functions and calls (:mod:`.gen`), filters out calls the
-guard says would make CPython build enormous ints, and ships batches of
-:class:`~.gen.Job` s to a child (``python -m <package>.runner --child``) over
-stdin.  The child compiles each function with the compiler under test, runs
-every call on the original and on the native callable, and reports one JSON
-line per event on stdout.  A child that dies (SIGSEGV, SIGILL, ...) or hangs
-is detected by the parent, which reruns the function alone with one progress
-line per call to find the arguments, shrinks the failing function while it
-still fails, and writes the result as a regression test.
+guard says would make CPython build enormous ints or loop too long, and ships
+batches of :class:`~.gen.Job` s to a child (:mod:`.child`) over stdin.  The
+child compiles each function with the compiler under test, runs every call on
+the original and on the native callable, and reports one JSON line per event on
+stdout.  A child that dies (SIGSEGV,
+SIGILL, ...) is a crash; a child that reports nothing for ``stall_timeout``
+seconds is a hang (every call is cheap by construction, so only a native loop
+that never ends, or a deadlock, can be that slow) and is killed.  Either way
+the parent reruns the function alone with one progress line per call to find
+the arguments, shrinks the failing function while it still fails the same
+way, and writes the result as a regression test.
 """
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hashlib
-import importlib
+import itertools
 import json
 import os
 import pickle
@@ -22,74 +26,28 @@ import random
 import re
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
-from .gen import (Assign, Binary, Const, FuncSpec, Generator, Job, MyInt, Node, Unary, Var,
-                  guard)
+from .child import DEFAULT_COMPILER, MyInt, outcome
+from .gen import (MODES, Assign, Binary, BoolOp, Call, Compare, Const, For, FuncSpec, Generator,
+                  If, IfExp, Job, Node, Return, Stmt, Unary, Var, While, check, guard)
 
-DEFAULT_COMPILER = "jitimport:compile_native"
-BATCH_TIMEOUT = 300.0
+__all__ = ["Campaign", "Stats", "Failure", "run_child", "minimise", "outcome", "DEFAULT_COMPILER"]
 
-Outcome = tuple[str, str, str]
-
-
-# -- outcomes (child side) ----------------------------------------------------------
-
-def outcome(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Outcome:
-    """What a call did, exactly: ("ok", type, repr) or ("raise", exception type, message)."""
-    try:
-        value = fn(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - every exception is part of the outcome
-        return ("raise", type(exc).__qualname__, str(exc))
-    # hex: exact for ints of any size, and not subject to the int->str digit limit
-    text = hex(value) if isinstance(value, int) else repr(value)
-    return ("ok", type(value).__qualname__, text)
-
-
-def _load_compiler(path: str) -> tuple[Callable[[Any], Any], type[BaseException]]:
-    module_name, _, attr = path.partition(":")
-    module = importlib.import_module(module_name)
-    from jitimport import NotCompilable
-    return getattr(module, attr), NotCompilable
-
-
-def _emit(event: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(event) + "\n")
-    sys.stdout.flush()
-
-
-def child_main(compiler_path: str) -> None:
-    """Run the jobs pickled on stdin; one JSON event per line on stdout."""
-    jobs: list[Job] = pickle.load(sys.stdin.buffer)
-    compile_fn, refused = _load_compiler(compiler_path)
-    verbose = os.environ.get("JITFUZZ_VERBOSE") == "1"
-    for k, job in enumerate(jobs):
-        _emit({"start": k})
-        namespace: dict[str, Any] = {}
-        exec(compile(job.source, f"<fuzz {k}>", "exec"), namespace)
-        fn = namespace[job.name]
-        try:
-            native = compile_fn(fn)
-        except refused as exc:
-            _emit({"refused": k, "reason": getattr(exc, "reason", str(exc))})
-            continue
-        except Exception as exc:  # noqa: BLE001 - anything but NotCompilable is a compiler bug
-            _emit({"error": k, "exc": f"{type(exc).__qualname__}: {exc}"})
-            continue
-        mismatches = 0
-        for j, (args, kwargs) in enumerate(job.calls):
-            if verbose:
-                _emit({"case": j})
-            expected = outcome(fn, args, kwargs)
-            got = outcome(native, args, kwargs)
-            if expected != got:
-                mismatches += 1
-                if mismatches <= 3:
-                    _emit({"mismatch": k, "case": j, "expected": expected, "got": got})
-        _emit({"done": k, "cases": len(job.calls), "mismatches": mismatches})
+#: A child that sends no event for this long hangs (a batch event comes per function).
+STALL_TIMEOUT = 20.0
+#: While minimising each child runs one call per candidate: a hang shows sooner.
+MINIMISE_STALL_TIMEOUT = 5.0
+#: Allowed for a child to start (interpreter, imports, reading the jobs) before its first event.
+STARTUP_TIMEOUT = 30.0
+#: Cap on one child run, however steadily it reports.
+BATCH_TIMEOUT = 1800.0
+#: ``--mode mixed``: this share of the functions is straight-line, the rest has control flow.
+STRAIGHT_SHARE = 0.25
 
 
 # -- parent side ----------------------------------------------------------------------
@@ -118,12 +76,16 @@ def _child_env(verbose: bool) -> dict[str, str]:
 @dataclass
 class ChildResult:
     events: list[dict[str, Any]]
-    returncode: int | None     # None: killed after the timeout
+    returncode: int | None     # None: killed because it hung
     stderr: str
 
     @property
     def died(self) -> bool:
         return self.returncode != 0
+
+    @property
+    def hung(self) -> bool:
+        return self.returncode is None
 
     def last_started(self) -> int | None:
         started = [e["start"] for e in self.events if "start" in e]
@@ -135,33 +97,71 @@ class ChildResult:
 
 
 def run_child(jobs: list[Job], compiler: str = DEFAULT_COMPILER, verbose: bool = False,
-              timeout: float = BATCH_TIMEOUT) -> ChildResult:
-    """Run ``jobs`` in a fresh interpreter; survives its crash or hang."""
-    payload = pickle.dumps([Job(j.source, j.name, j.calls) for j in jobs])
-    cmd = [sys.executable, "-m", f"{__package__}.runner", "--child", compiler]
+              stall_timeout: float = STALL_TIMEOUT, timeout: float = BATCH_TIMEOUT,
+              stop_at_first: bool = False) -> ChildResult:
+    """Run ``jobs`` in a fresh interpreter; survives its crash, and kills it when it hangs
+    (no event for ``stall_timeout`` seconds, or ``timeout`` in all)."""
+    payload = pickle.dumps([(j.source, j.name, j.calls) for j in jobs])
+    cmd = [sys.executable, "-m", f"{__package__}.child", compiler]
+    if stop_at_first:
+        cmd.append("--stop-at-first")
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=_child_env(verbose))
-    try:
-        out, err = proc.communicate(payload, timeout=timeout)
-        code: int | None = proc.returncode
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        code = None
+    lines: list[bytes] = []
+    errors: list[bytes] = []
+    last_event = [time.monotonic()]
+
+    def read_events() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            last_event[0] = time.monotonic()
+
+    def read_stderr() -> None:
+        assert proc.stderr is not None
+        errors.append(proc.stderr.read())
+
+    def feed() -> None:
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(payload)
+            proc.stdin.close()
+        except OSError:
+            pass  # the child died before reading everything: its exit says why
+
+    threads = [threading.Thread(target=t, daemon=True) for t in (read_events, read_stderr, feed)]
+    for thread in threads:
+        thread.start()
+    started = time.monotonic()
+    hung = False
+    while threads[0].is_alive():
+        threads[0].join(timeout=min(0.5, stall_timeout / 4))  # returns when stdout closes
+        now = time.monotonic()
+        # Starting the interpreter and importing the compiler may take a while on a busy
+        # machine: the stall clock runs from the first event on.
+        silent = now - last_event[0] if lines else max(0.0, now - started - STARTUP_TIMEOUT)
+        if threads[0].is_alive() and (silent > stall_timeout or now - started > timeout):
+            proc.kill()
+            hung = True
+            break
+    proc.wait()
+    for thread in threads:
+        thread.join(timeout=10)
     events = []
-    for line in out.decode(errors="replace").splitlines():
+    for line in b"".join(lines).decode(errors="replace").splitlines():
         try:
             events.append(json.loads(line))
         except json.JSONDecodeError:
             pass  # a line cut by the crash
-    return ChildResult(events, code, err.decode(errors="replace")[-4000:])
+    return ChildResult(events, None if hung else proc.returncode,
+                       b"".join(errors).decode(errors="replace")[-4000:])
 
 
 @dataclass
 class Failure:
     """One confirmed failure, minimised: a crash or a mismatch."""
 
-    kind: str                      # "crash" or "mismatch"
+    kind: str                      # "mismatch", "crash", "hang" or "error"
     source: str
     name: str
     args: tuple[Any, ...]
@@ -197,15 +197,15 @@ def literal(value: Any) -> str:
 
 
 def _status(result: ChildResult) -> tuple[str, str]:
-    """("crash"|"mismatch"|"pass"|"refused", detail) for a one-job, one-call child run."""
+    """("crash"|"hang"|"mismatch"|"error"|"pass"|"refused", detail) for a one-job child run."""
     for event in result.events:
         if "mismatch" in event:
             return "mismatch", f"expected {tuple(event['expected'])}, got {tuple(event['got'])}"
         if "error" in event:
             return "error", event["exc"]
+    if result.hung:
+        return "hang", "child hung (no progress for the stall timeout, killed)"
     if result.died:
-        if result.returncode is None:
-            return "crash", "child hung (killed after the timeout)"
         return "crash", f"child exited with code {result.returncode}: {_last_line(result.stderr)}"
     if any("refused" in e for e in result.events):
         return "refused", ""
@@ -218,6 +218,14 @@ def _last_line(text: str) -> str:
 
 
 # -- minimisation ----------------------------------------------------------------------
+#
+# A failing function is shrunk greedily: the first smaller candidate that still fails the
+# same way replaces it, until no candidate does (or the time budget is spent).  Candidates are
+# tried in order of how much they remove: whole statements first (deleting one, replacing an
+# ``if`` or a loop by its body, dropping an ``else``), then smaller arguments, then smaller
+# expressions.  A candidate must still compile (``break`` outside a loop does not), read no
+# name that nothing assigns, and pass the guard -- which also rejects a candidate whose loop
+# no longer terminates (say, its counter update was deleted).
 
 def _node_shrinks(node: Node, params: tuple[str, ...]) -> Iterable[Node]:
     """Smaller trees to try in place of ``node``, most aggressive first."""
@@ -238,29 +246,126 @@ def _node_shrinks(node: Node, params: tuple[str, ...]) -> Iterable[Node]:
         for simpler in (0, 1, -1):
             if abs(simpler) < abs(node.value) or (simpler != node.value and abs(node.value) > 1):
                 yield Const(simpler)
+    elif isinstance(node, Compare):
+        yield from node.operands
+        if len(node.operands) > 2:
+            for i in range(len(node.ops)):
+                yield Compare(node.operands[i:i + 2], node.ops[i:i + 1])
+        for i, operand in enumerate(node.operands):
+            for smaller in _node_shrinks(operand, params):
+                yield Compare(node.operands[:i] + (smaller,) + node.operands[i + 1:], node.ops)
+    elif isinstance(node, BoolOp):
+        yield from node.values
+        if len(node.values) > 2:
+            for i in range(len(node.values)):
+                yield BoolOp(node.op, node.values[:i] + node.values[i + 1:])
+        for i, value in enumerate(node.values):
+            for smaller in _node_shrinks(value, params):
+                yield BoolOp(node.op, node.values[:i] + (smaller,) + node.values[i + 1:])
+    elif isinstance(node, IfExp):
+        yield node.body
+        yield node.orelse
+        yield node.test
+        for smaller in _node_shrinks(node.test, params):
+            yield IfExp(smaller, node.body, node.orelse)
+        for smaller in _node_shrinks(node.body, params):
+            yield IfExp(node.test, smaller, node.orelse)
+        for smaller in _node_shrinks(node.orelse, params):
+            yield IfExp(node.test, node.body, smaller)
+    elif isinstance(node, Call):
+        yield from node.args
+        for i, arg in enumerate(node.args):
+            for smaller in _node_shrinks(arg, params):
+                yield Call(node.func, node.args[:i] + (smaller,) + node.args[i + 1:])
     if not isinstance(node, Var):
         yield Const(0)
         for p in params:
             yield Var(p)
 
 
-def spec_shrinks(spec: FuncSpec) -> Iterable[FuncSpec]:
-    """Candidate specs one step smaller than ``spec``."""
-    for i in range(len(spec.body)):
-        yield FuncSpec(spec.params, spec.body[:i] + spec.body[i + 1:], spec.result, spec.defaults)
+def _with_block(stmt: Stmt, index: int, block: tuple[Stmt, ...]) -> Stmt:
+    """``stmt`` with its body (index 0) or its else-block (index 1) replaced."""
+    if index == 0:
+        return dataclasses.replace(stmt, body=block)   # type: ignore[type-var]
+    return dataclasses.replace(stmt, orelse=block)     # type: ignore[type-var]
+
+
+def _with_exprs(stmt: Stmt, exprs: tuple[Node, ...]) -> Stmt:
+    """``stmt`` with the expressions :meth:`exprs` lists replaced, in the same order."""
+    if isinstance(stmt, Assign):
+        return Assign(stmt.target, exprs[0], stmt.aug)
+    if isinstance(stmt, Return):
+        return Return(exprs[0])
+    if isinstance(stmt, (If, While)):
+        return dataclasses.replace(stmt, test=exprs[0])
+    if isinstance(stmt, For):
+        return dataclasses.replace(stmt, args=exprs)
+    return stmt
+
+
+def _block_shrinks(block: tuple[Stmt, ...]) -> Iterator[tuple[Stmt, ...]]:
+    """Blocks with a statement fewer, or a compound statement flattened, anywhere inside."""
+    if len(block) >= 4:   # halves first: long functions shrink in a few rounds
+        half = len(block) // 2
+        yield block[half:]
+        yield block[:half]
+    for i in range(len(block)):
+        yield block[:i] + block[i + 1:]
+    for i, stmt in enumerate(block):
+        for replacement in _stmt_shrinks(stmt):
+            yield block[:i] + replacement + block[i + 1:]
+
+
+def _stmt_shrinks(stmt: Stmt) -> Iterator[tuple[Stmt, ...]]:
+    if isinstance(stmt, If):
+        yield stmt.body
+        if stmt.orelse:
+            yield stmt.orelse
+            yield (dataclasses.replace(stmt, orelse=()),)
+    elif isinstance(stmt, (While, For)):
+        if stmt.orelse:
+            yield (dataclasses.replace(stmt, orelse=()),)
+        yield stmt.body + stmt.orelse       # the body once, without the loop
+    elif isinstance(stmt, Assign) and stmt.aug:
+        yield (Assign(stmt.target, Binary(stmt.aug, Var(stmt.target), stmt.expr)),)
+    for index, inner in enumerate(stmt.blocks()):
+        for smaller in _block_shrinks(inner):
+            yield (_with_block(stmt, index, smaller),)
+
+
+def _block_expr_shrinks(block: tuple[Stmt, ...], params: tuple[str, ...]
+                        ) -> Iterator[tuple[Stmt, ...]]:
+    """Blocks with one expression (anywhere inside) made smaller."""
+    for i, stmt in enumerate(block):
+        exprs = stmt.exprs()
+        for k, expr in enumerate(exprs):
+            for smaller in _node_shrinks(expr, params):
+                new = _with_exprs(stmt, exprs[:k] + (smaller,) + exprs[k + 1:])
+                yield block[:i] + (new,) + block[i + 1:]
+        for index, inner in enumerate(stmt.blocks()):
+            for smaller_block in _block_expr_shrinks(inner, params):
+                yield block[:i] + (_with_block(stmt, index, smaller_block),) + block[i + 1:]
+
+
+def structure_shrinks(spec: FuncSpec) -> Iterator[FuncSpec]:
+    """Candidates with fewer statements or defaults than ``spec``."""
+    for body in _block_shrinks(spec.body):
+        yield dataclasses.replace(spec, body=body)
     if spec.defaults:
-        yield FuncSpec(spec.params, spec.body, spec.result, spec.defaults[1:])
-    for i, stmt in enumerate(spec.body):
-        if stmt.aug:
-            plain = Assign(stmt.target, Binary(stmt.aug, Var(stmt.target), stmt.expr))
-            yield FuncSpec(spec.params, spec.body[:i] + (plain,) + spec.body[i + 1:], spec.result,
-                           spec.defaults)
-        for expr in _node_shrinks(stmt.expr, spec.params):
-            new = Assign(stmt.target, expr, stmt.aug)
-            yield FuncSpec(spec.params, spec.body[:i] + (new,) + spec.body[i + 1:], spec.result,
-                           spec.defaults)
+        yield dataclasses.replace(spec, defaults=spec.defaults[1:])
+
+
+def expression_shrinks(spec: FuncSpec) -> Iterator[FuncSpec]:
+    """Candidates with one smaller expression than ``spec``."""
+    for body in _block_expr_shrinks(spec.body, spec.params):
+        yield dataclasses.replace(spec, body=body)
     for result in _node_shrinks(spec.result, spec.params):
-        yield FuncSpec(spec.params, spec.body, result, spec.defaults)
+        yield dataclasses.replace(spec, result=result)
+
+
+def spec_shrinks(spec: FuncSpec) -> Iterator[FuncSpec]:
+    """Candidate specs one step smaller than ``spec``."""
+    return itertools.chain(structure_shrinks(spec), expression_shrinks(spec))
 
 
 def _arg_shrinks(args: tuple[Any, ...]) -> Iterable[tuple[Any, ...]]:
@@ -275,20 +380,48 @@ def _arg_shrinks(args: tuple[Any, ...]) -> Iterable[tuple[Any, ...]]:
 
 
 def _defined(spec: FuncSpec) -> bool:
-    """Every variable is assigned before it is read (a shrink may break that)."""
+    """Every name read is a parameter or assigned somewhere (else it is a global: refused).
+
+    Reading a local before its assignment is fine: that is an UnboundLocalError, an outcome
+    like any other."""
     known = set(spec.params)
-    for stmt in spec.body:
-        if stmt.aug and stmt.target not in known:
-            return False
-        if any(isinstance(n, Var) and n.name not in known for n in _walk(stmt.expr)):
-            return False
-        known.add(stmt.target)
-    return all(not isinstance(n, Var) or n.name in known for n in _walk(spec.result))
+    for stmt in spec.statements():
+        if isinstance(stmt, Assign):
+            known.add(stmt.target)
+        elif isinstance(stmt, For):
+            known.add(stmt.target)
+    return all(not isinstance(n, Var) or n.name in known for n in spec.nodes())
 
 
-def _walk(node: Node) -> Iterable[Node]:
-    from .gen import walk
-    return walk(node)
+def _compiles(spec: FuncSpec) -> bool:
+    try:
+        compile(spec.source(), "<candidate>", "exec")
+    except SyntaxError:   # `break`/`continue` left outside a loop
+        return False
+    return True
+
+
+def _candidates(spec: FuncSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
+                ) -> Iterator[tuple[FuncSpec, tuple[Any, ...]]]:
+    """Valid, guard-approved, distinct candidates, most aggressive first."""
+    seen: set[str] = {spec.source()}   # a "shrink" that changes nothing would loop forever
+
+    def fresh(candidate: FuncSpec) -> bool:
+        source = candidate.source()
+        if source in seen:
+            return False
+        seen.add(source)
+        return _defined(candidate) and _compiles(candidate) and guard(candidate, args, kwargs)
+
+    for candidate in structure_shrinks(spec):
+        if fresh(candidate):
+            yield candidate, args
+    for smaller_args in _arg_shrinks(args):
+        if guard(spec, smaller_args, kwargs):
+            yield spec, smaller_args
+    for candidate in expression_shrinks(spec):
+        if fresh(candidate):
+            yield candidate, args
 
 
 def signature(kind: str, detail: str) -> str:
@@ -300,22 +433,22 @@ def signature(kind: str, detail: str) -> str:
 
 def minimise(spec: FuncSpec, args: tuple[Any, ...], kwargs: dict[str, Any], kind: str,
              compiler: str = DEFAULT_COMPILER, budget_seconds: float = 90.0,
-             chunk: int = 400, detail: str = "") -> tuple[FuncSpec, tuple[Any, ...], str]:
+             chunk: int = 400, detail: str = "",
+             stall_timeout: float = MINIMISE_STALL_TIMEOUT) -> tuple[FuncSpec, tuple[Any, ...], str]:
     """Greedy shrinking: keep the first smaller candidate that still fails the same way."""
     want = signature(kind, detail)
     deadline = time.monotonic() + budget_seconds
     progress = True
     while progress and time.monotonic() < deadline:
         progress = False
-        candidates: list[tuple[FuncSpec, tuple[Any, ...]]] = []
-        candidates += [(s, args) for s in spec_shrinks(spec) if _defined(s)]
-        candidates += [(spec, a) for a in _arg_shrinks(args)]
-        candidates = [(s, a) for s, a in candidates if guard(s, a, kwargs)]
-        for start in range(0, len(candidates), chunk):
-            if time.monotonic() >= deadline:
+        candidates = _candidates(spec, args, kwargs)
+        size = min(chunk, 40)   # the first candidates remove the most: try them soon
+        while time.monotonic() < deadline:
+            group = list(itertools.islice(candidates, size))
+            size = chunk
+            if not group:
                 break
-            group = candidates[start:start + chunk]
-            found = _first_failing(group, kwargs, want, compiler)
+            found = _first_failing(group, kwargs, want, compiler, stall_timeout)
             if found is not None:
                 (spec, args), detail = group[found[0]], found[1]
                 progress = True
@@ -324,13 +457,14 @@ def minimise(spec: FuncSpec, args: tuple[Any, ...], kwargs: dict[str, Any], kind
 
 
 def _first_failing(group: list[tuple[FuncSpec, tuple[Any, ...]]], kwargs: dict[str, Any],
-                   want: str, compiler: str) -> tuple[int, str] | None:
+                   want: str, compiler: str,
+                   stall_timeout: float = MINIMISE_STALL_TIMEOUT) -> tuple[int, str] | None:
     """Index of the first candidate failing with signature ``want`` (several per child run)."""
     offset = 0
     kind = want.split()[0]
     while offset < len(group):
         jobs = [Job(s.source(), s.name, [(a, kwargs)]) for s, a in group[offset:]]
-        result = run_child(jobs, compiler, timeout=60.0)
+        result = run_child(jobs, compiler, stall_timeout=stall_timeout, stop_at_first=True)
         for e in result.events:
             if kind == "mismatch" and "mismatch" in e:
                 return offset + e["mismatch"], f"expected {tuple(e['expected'])}, got {tuple(e['got'])}"
@@ -340,9 +474,9 @@ def _first_failing(group: list[tuple[FuncSpec, tuple[Any, ...]]], kwargs: dict[s
             k = result.last_started()
             if k is None:
                 return None
-            if kind == "crash":
+            if (kind == "hang") == result.hung and kind in ("crash", "hang"):
                 return offset + k, _status(result)[1]
-            offset += k + 1  # a mismatch hunt ran into a crash: skip that candidate
+            offset += k + 1  # died the other way than the one hunted: skip that candidate
             continue
         return None
     return None
@@ -386,20 +520,39 @@ def normalise_reason(reason: str) -> str:
     return _NUMBER.sub("N", reason)
 
 
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f} %" if whole else "-"
+
+
 @dataclass
 class Stats:
     functions: int = 0
     compiled: int = 0
     refused: collections.Counter = field(default_factory=collections.Counter)
     cases: int = 0
-    skipped_cases: int = 0
+    skipped_big: int = 0          # calls the guard skipped: an int would pass BIT_LIMIT bits
+    skipped_long: int = 0         # ... or the loops would run more than STEP_LIMIT iterations
     mismatches: int = 0
     crashes: int = 0
+    hangs: int = 0
     errors: int = 0
+    functions_by_mode: collections.Counter = field(default_factory=collections.Counter)
+    compiled_by_mode: collections.Counter = field(default_factory=collections.Counter)
     fit_functions: int = 0
     fit_compiled: int = 0
     fit_refused: collections.Counter = field(default_factory=collections.Counter)
     failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def skipped_cases(self) -> int:
+        return self.skipped_big + self.skipped_long
+
+    def compile_rate(self, mode: str | None = None) -> float:
+        """Share of the functions (of one mode, or all) that compiled natively."""
+        if mode is None:
+            return self.compiled / self.functions if self.functions else 1.0
+        total = self.functions_by_mode[mode]
+        return self.compiled_by_mode[mode] / total if total else 1.0
 
     def compile_rate_fit(self) -> float:
         return self.fit_compiled / self.fit_functions if self.fit_functions else 1.0
@@ -407,24 +560,28 @@ class Stats:
     def report(self) -> str:
         lines = [
             f"python {sys.version.split()[0]}",
-            f"functions tried:   {self.functions}",
-            f"compiled:          {self.compiled}",
-            f"refused:           {sum(self.refused.values())}",
+            f"functions:          {self.functions}  ("
+            + ", ".join(f"{mode} {self.functions_by_mode[mode]}" for mode in MODES) + ")",
+            f"compiled natively:  {self.compiled}  ({_percent(self.compiled, self.functions)})",
         ]
+        for mode in MODES:
+            lines.append(f"    {mode:9s} {self.compiled_by_mode[mode]:8d} / "
+                         f"{self.functions_by_mode[mode]:<8d} "
+                         f"({_percent(self.compiled_by_mode[mode], self.functions_by_mode[mode])})")
+        lines.append(f"    int64 constants {self.fit_compiled} / {self.fit_functions} "
+                     f"({_percent(self.fit_compiled, self.fit_functions)})")
+        lines.append(f"refused:            {sum(self.refused.values())}")
         for reason, count in self.refused.most_common(12):
             lines.append(f"    {count:8d}  {reason}")
         lines += [
-            f"int64-constant functions: {self.fit_functions}, compiled {self.fit_compiled} "
-            f"({100 * self.compile_rate_fit():.2f} %)",
-        ]
-        for reason, count in self.fit_refused.most_common(6):
-            lines.append(f"    {count:8d}  {reason}")
-        lines += [
-            f"cases:             {self.cases}",
-            f"skipped (guard):   {self.skipped_cases}",
-            f"mismatches:        {self.mismatches}",
-            f"crashes:           {self.crashes}",
-            f"compile errors:    {self.errors}  (compile_native raised something else than NotCompilable)",
+            f"cases:              {self.cases}  (calls compared, on compiled functions)",
+            f"skipped (guard):    {self.skipped_cases}  ({self.skipped_big} ints too big, "
+            f"{self.skipped_long} loops too long)",
+            f"mismatches:         {self.mismatches}",
+            f"crashes:            {self.crashes}",
+            f"hangs:              {self.hangs}",
+            f"compile errors:     {self.errors}  (compile_native raised something else than "
+            f"NotCompilable)",
         ]
         return "\n".join(lines)
 
@@ -434,7 +591,10 @@ class Campaign:
 
     def __init__(self, seed: int, compiler: str = DEFAULT_COMPILER, calls_per_function: int = 40,
                  batch_size: int = 100, regressions: Path | None = None, minimise_budget: float = 90.0,
-                 log: Callable[[str], None] | None = None, max_minimised: int = 5) -> None:
+                 log: Callable[[str], None] | None = None, max_minimised: int = 5,
+                 mode: str = "mixed", stall_timeout: float = STALL_TIMEOUT) -> None:
+        if mode not in MODES + ("mixed",):
+            raise ValueError(f"mode must be one of {MODES + ('mixed',)}, not {mode!r}")
         self.seed = seed
         self.rng = random.Random(seed)
         self.gen = Generator(self.rng)
@@ -446,18 +606,30 @@ class Campaign:
         self.log = log or (lambda text: None)
         self.stats = Stats()
         self.max_minimised = max_minimised
+        self.mode = mode
+        self.stall_timeout = stall_timeout
         self._seen_failures: set[str] = set()
         self._signature_counts: collections.Counter = collections.Counter()
 
+    def next_mode(self) -> str:
+        if self.mode != "mixed":
+            return self.mode
+        return "straight" if self.rng.random() < STRAIGHT_SHARE else "flow"
+
     def make_job(self) -> Job:
-        spec = self.gen.function()
-        job = Job(spec.source(), spec.name, [], spec.constants_fit_int64(), spec)
+        mode = self.next_mode()
+        spec = self.gen.function(mode)
+        # Counted by what the function contains: a few "flow" draws come out branchless.
+        job = Job(spec.source(), spec.name, [], spec.constants_fit_int64(), spec, spec.mode)
         for _ in range(self.calls_per_function):
             args, kwargs = self.gen.call(spec)
-            if guard(spec, args, kwargs):
+            verdict = check(spec, args, kwargs)
+            if verdict == "ok":
                 job.calls.append((args, kwargs))
+            elif verdict == "big":
+                self.stats.skipped_big += 1
             else:
-                self.stats.skipped_cases += 1
+                self.stats.skipped_long += 1
         return job
 
     def run_for(self, seconds: float | None = None, max_functions: int | None = None) -> Stats:
@@ -471,14 +643,15 @@ class Campaign:
             if max_functions is not None:
                 n = min(n, max_functions - self.stats.functions)
             self.run_batch([self.make_job() for _ in range(n)])
-            self.log(f"[{self.stats.functions} functions, {self.stats.cases} cases, "
-                     f"{self.stats.mismatches} mismatches, {self.stats.crashes} crashes]")
+            self.log(f"[{self.stats.functions} functions, {self.stats.compiled} compiled, "
+                     f"{self.stats.cases} cases, {self.stats.mismatches} mismatches, "
+                     f"{self.stats.crashes} crashes, {self.stats.hangs} hangs]")
         return self.stats
 
     def run_batch(self, jobs: list[Job]) -> None:
         pending = jobs
         while pending:
-            result = run_child(pending, self.compiler)
+            result = run_child(pending, self.compiler, stall_timeout=self.stall_timeout)
             finished = self._account(pending, result)
             if not result.died:
                 return
@@ -489,43 +662,44 @@ class Campaign:
                 k = finished
             if k >= len(pending):
                 return
-            self._crashed(pending[k], result)
+            self._died(pending[k], result)
             pending = pending[k + 1:]
+
+    def _count_function(self, job: Job, compiled: bool, reason: str = "") -> None:
+        self.stats.functions += 1
+        self.stats.functions_by_mode[job.mode] += 1
+        if job.fits_int64:
+            self.stats.fit_functions += 1
+        if compiled:
+            self.stats.compiled += 1
+            self.stats.compiled_by_mode[job.mode] += 1
+            if job.fits_int64:
+                self.stats.fit_compiled += 1
+        else:
+            self.stats.refused[f"[{job.mode}] {reason}"] += 1
+            if job.fits_int64:
+                self.stats.fit_refused[reason] += 1
 
     def _account(self, jobs: list[Job], result: ChildResult) -> int:
         """Count the events of a child run; returns how many jobs it finished."""
         finished = 0
         for event in result.events:
             if "refused" in event:
-                job = jobs[event["refused"]]
-                reason = normalise_reason(event["reason"])
-                self.stats.functions += 1
-                self.stats.refused[reason] += 1
-                if job.fits_int64:
-                    self.stats.fit_functions += 1
-                    self.stats.fit_refused[reason] += 1
+                self._count_function(jobs[event["refused"]], False,
+                                     normalise_reason(event["reason"]))
                 finished = event["refused"] + 1
             elif "error" in event:
                 job = jobs[event["error"]]
-                self.stats.functions += 1
                 self.stats.errors += 1
-                self.stats.refused["ERROR " + normalise_reason(event["exc"])] += 1
-                if job.fits_int64:
-                    self.stats.fit_functions += 1
-                    self.stats.fit_refused["ERROR " + normalise_reason(event["exc"])] += 1
+                self._count_function(job, False, "ERROR " + normalise_reason(event["exc"]))
                 args, kwargs = job.calls[0] if job.calls else ((), {})
                 self._record("error", job, args, kwargs, event["exc"])
                 finished = event["error"] + 1
             elif "mismatch" in event:
                 self._mismatch(jobs[event["mismatch"]], event)
             elif "done" in event:
-                job = jobs[event["done"]]
-                self.stats.functions += 1
-                self.stats.compiled += 1
+                self._count_function(jobs[event["done"]], True)
                 self.stats.cases += event["cases"]
-                if job.fits_int64:
-                    self.stats.fit_functions += 1
-                    self.stats.fit_compiled += 1
                 finished = event["done"] + 1
         return finished
 
@@ -535,23 +709,30 @@ class Campaign:
         detail = f"expected {tuple(event['expected'])}, got {tuple(event['got'])}"
         self._record("mismatch", job, args, kwargs, detail)
 
-    def _crashed(self, job: Job, batch: ChildResult) -> None:
-        """Find the crashing call by rerunning the function alone, verbosely."""
-        self.stats.functions += 1
-        self.stats.crashes += 1
-        result = run_child([job], self.compiler, verbose=True, timeout=120.0)
+    def _died(self, job: Job, batch: ChildResult) -> None:
+        """A child crashed or hung in ``job``: find the call by rerunning it alone, verbosely."""
+        self._count_function(job, True)
+        if batch.hung:
+            self.stats.hangs += 1
+        else:
+            self.stats.crashes += 1
+        result = run_child([job], self.compiler, verbose=True, stall_timeout=self.stall_timeout)
         case = result.last_case()
         kind, detail = _status(result)
-        if result.died and case is not None:
-            args, kwargs = job.calls[case]
-            self._record("crash", job, args, kwargs, detail)
+        if result.died:
+            if case is None:
+                detail += " (before the first call: while compiling)"
+            args, kwargs = job.calls[case] if case is not None else (
+                job.calls[0] if job.calls else ((), {}))
+            self._record(kind, job, args, kwargs, detail)
             return
         # Not reproduced alone: report what the batch child said, with the function.
-        batch_code = "hung" if batch.returncode is None else f"exited with code {batch.returncode}"
+        batch_kind = "hang" if batch.hung else "crash"
+        batch_code = "hung" if batch.hung else f"exited with code {batch.returncode}"
         detail = (f"batch child {batch_code} in this function, not reproduced alone "
                   f"({kind} {detail}): {_last_line(batch.stderr)}")
         args, kwargs = job.calls[0] if job.calls else ((), {})
-        self._record("crash", job, args, kwargs, detail)
+        self._record(batch_kind, job, args, kwargs, detail)
 
     def _record(self, kind: str, job: Job, args: tuple[Any, ...], kwargs: dict[str, Any],
                 detail: str) -> None:
@@ -564,8 +745,9 @@ class Campaign:
             return
         reproducible = not detail.startswith("batch child")
         if spec is not None and self.minimise_budget > 0 and reproducible:
-            small, small_args, small_detail = minimise(spec, args, kwargs, kind, self.compiler,
-                                                       self.minimise_budget, detail=detail)
+            small, small_args, small_detail = minimise(
+                spec, args, kwargs, kind, self.compiler, self.minimise_budget, detail=detail,
+                stall_timeout=min(self.stall_timeout, MINIMISE_STALL_TIMEOUT))
             source, args, detail = small.source(), small_args, small_detail or detail
         failure = Failure(kind, source, job.name, args, kwargs, detail, job.source)
         key = source + _call_text(args, kwargs)
@@ -576,10 +758,3 @@ class Campaign:
             failure.regression_file = str(write_regression(failure, self.regressions, self.seed))
         self.stats.failures.append(failure)
         self.log(failure.describe())
-
-
-if __name__ == "__main__":
-    if len(sys.argv) >= 2 and sys.argv[1] == "--child":
-        child_main(sys.argv[2] if len(sys.argv) > 2 else DEFAULT_COMPILER)
-    else:
-        sys.exit("usage: python -m tests.fuzz [--seconds N] [--seed N]")
