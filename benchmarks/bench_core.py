@@ -10,8 +10,9 @@ so that one CPython round takes about ``--target`` seconds.
 
 Before timing, each kernel's native result (value and type, or exception type
 and message) must equal CPython's on the timing arguments and on the edge
-cases of ``cases.py``; a kernel that differs is reported as an ERROR, not
-timed, and makes the exit status 1.  A kernel that does not compile yet is
+cases of ``cases.py``, checked in a child process; a kernel that differs, or
+whose native code crashes or hangs there, is reported as an ERROR, not timed,
+and makes the exit status 1.  A kernel that does not compile yet is
 reported as ``not native: <reason>`` and the run goes on.
 
     PYTHONPATH=src python benchmarks/bench_core.py                 # everything
@@ -21,8 +22,11 @@ reported as ``not native: <reason>`` and the run goes on.
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
 import platform
+import signal
 import statistics
 import sys
 import time
@@ -41,6 +45,7 @@ import jitimport  # noqa: E402
 import kernels  # noqa: E402
 from cases import (BRANCHY, LOOPS, TIMING_ARGS, kernel_cases, outcome, show_call,  # noqa: E402
                    show_outcome)
+from isolation import run_worker  # noqa: E402
 
 COMPILE_TARGET_US = 1000.0  # issue 10: median compile time per loop kernel
 LOOP_GEOMEAN_TARGET = 0.05
@@ -116,18 +121,40 @@ class Result:
         return ratio_ok and compile_ok
 
 
-def compile_kernel(fn: Callable[..., Any]) -> tuple[Any, float | None, str | None]:
-    """Compile ``fn`` ``COMPILES`` times: (native function, median µs) or (None, None, reason)."""
+class CompileTimeout(Exception):
+    """Raised into the compiler by the interval timer of :func:`compile_kernel`."""
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise CompileTimeout
+
+
+def compile_kernel(fn: Callable[..., Any], timeout: float) -> tuple[Any, float | None, str | None]:
+    """Compile ``fn`` ``COMPILES`` times: (native function, median µs) or (None, None, reason).
+
+    The compiler is Python code, so a compile that does not end (a fixpoint
+    that never settles) is interrupted by a timer after ``timeout`` seconds
+    and reported like any other compiler error.
+    """
     times, native = [], None
-    for _ in range(COMPILES):
-        started = time.perf_counter()
-        try:
-            native = jitimport.compile_native(fn)
-        except jitimport.NotCompilable as exc:
-            return None, None, short_reason(str(exc))
-        except Exception as exc:  # a compiler bug must not stop the other kernels
-            return None, None, f"compiler error: {type(exc).__name__}: {exc}"
-        times.append(time.perf_counter() - started)
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    try:
+        for _ in range(COMPILES):
+            started = time.perf_counter()
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+            try:
+                native = jitimport.compile_native(fn)
+            except jitimport.NotCompilable as exc:
+                return None, None, short_reason(str(exc))
+            except CompileTimeout:
+                return None, None, f"compiler error: no result in {timeout:g} s"
+            except Exception as exc:  # a compiler bug must not stop the other kernels
+                return None, None, f"compiler error: {type(exc).__name__}: {exc}"
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            times.append(time.perf_counter() - started)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
     return native, statistics.median(times) * 1e6, None
 
 
@@ -137,14 +164,56 @@ def short_reason(reason: str) -> str:
     return f"line {rest.strip()}" if sep else reason
 
 
-def verify(kernel: Kernel, native: Callable[..., Any]) -> str | None:
-    """None when native and CPython agree on the timing and edge arguments, else a description."""
-    cases = [kernel.args] + kernel_cases(kernel.name, kernel.fn.__code__.co_argcount)
+def check_cases(kernel: Kernel) -> list[tuple[int, ...]]:
+    """The calls whose outcome must be CPython's: the timing arguments, then the edge cases."""
+    return [kernel.args] + kernel_cases(kernel.name, kernel.fn.__code__.co_argcount)
+
+
+def child(name: str) -> int:
+    """Child process of :func:`verify`: compile one kernel, call it on its cases, report each (JSON lines)."""
+    kernel = next(k for members in SETS.values() for k in members if k.name == name)
+    native = jitimport.compile_native(kernel.fn)
+    for index, args in enumerate(check_cases(kernel)):
+        print(json.dumps({"start": index}), flush=True)
+        print(json.dumps({"index": index, "outcome": outcome(native, args)}), flush=True)
+    return 0
+
+
+def child_argv(kernel: Kernel) -> list[str]:
+    return [sys.executable, "-c", f"import sys, bench_core; sys.exit(bench_core.child({kernel.name!r}))"]
+
+
+def child_env() -> dict[str, str]:
+    """The child imports the same jitimport as this process, and the kernels next to this file."""
+    paths = [str(Path(jitimport.__file__).resolve().parent.parent), str(BENCH_DIR)]
+    inherited = os.environ.get("PYTHONPATH")
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(paths + ([inherited] if inherited else [])))
+
+
+def verify(kernel: Kernel, native: Callable[..., Any], in_process: bool, case_timeout: float) -> str | None:
+    """None when native and CPython agree on every case, else a description of the first difference.
+
+    The native calls run in a child process (unless ``in_process``), so that
+    native code that crashes or never returns is reported, not the end of the run.
+    """
+    cases = check_cases(kernel)
+    if in_process:
+        got = {index: outcome(native, args) for index, args in enumerate(cases)}
+    else:
+        run = run_worker(child_argv(kernel), case_timeout, setup_timeout=300.0, env=child_env())
+        got = {record["index"]: record["outcome"] for record in run.records if "index" in record}
+        if len(got) < len(cases):
+            index = run.last_started
+            if index >= 0 and index not in got:
+                detail = f" (no result in {case_timeout:g} s)" if run.hung else ""
+                return f"native code {run.status()} on {show_call(kernel.name, cases[index])}{detail}"
+            tail = run.stderr.strip().splitlines()[-1:] or [""]
+            return f"verification child failed ({run.status()}): {tail[0]}"
     wrong = []
-    for args in cases:
-        expected, got = outcome(kernel.fn, args), outcome(native, args)
-        if got != expected:
-            wrong.append(f"{show_call(kernel.name, args)}: native {show_outcome(got)}, "
+    for index, args in enumerate(cases):
+        expected = outcome(kernel.fn, args)
+        if got[index] != expected:
+            wrong.append(f"{show_call(kernel.name, args)}: native {show_outcome(got[index])}, "
                          f"CPython {show_outcome(expected)}")
     if not wrong:
         return None
@@ -183,14 +252,16 @@ def measure(py: Callable[..., Any], native: Callable[..., Any] | None, args: tup
     return best_py / number * 1e9, (best_nat / number * 1e9 if t_nat is not None else None)
 
 
-def run_kernel(kernel: Kernel, number: int | None, rounds: int, seconds: float) -> Result:
+def run_kernel(kernel: Kernel, args: argparse.Namespace) -> Result:
+    """Compile, check against CPython, then time (the original alone when there is no exact native code)."""
     result = Result(kernel)
-    native, result.compile_us, result.not_native = compile_kernel(kernel.fn)
+    native, result.compile_us, result.not_native = compile_kernel(kernel.fn, args.compile_timeout)
     if native is not None:
-        result.error = verify(kernel, native)
+        result.error = verify(kernel, native, args.in_process, args.case_timeout)
         if result.error:
             native = None
-    result.py_ns, result.native_ns = measure(kernel.fn, native, kernel.args, number, rounds, seconds)
+    result.py_ns, result.native_ns = measure(kernel.fn, native, kernel.args, args.number, args.rounds,
+                                             args.target)
     return result
 
 
@@ -249,6 +320,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="calls per round (default: calibrated to --target seconds of CPython)")
     parser.add_argument("--target", type=float, default=0.05, help="seconds per CPython round when calibrating")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (minimum kept)")
+    parser.add_argument("--compile-timeout", type=float, default=60.0, help="seconds one compile may take")
+    parser.add_argument("--case-timeout", type=float, default=10.0,
+                        help="seconds one native call may take when checked against CPython")
+    parser.add_argument("--in-process", action="store_true",
+                        help="check native results in this process (for a debugger; a crash or hang of "
+                             "native code then stops the run)")
     parser.add_argument("--strict", action="store_true",
                         help="exit status 1 also when a kernel is not native or misses a target")
     args = parser.parse_args(argv)
@@ -256,17 +333,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"CPython {platform.python_version()} on {platform.machine()}, jitimport from "
           f"{Path(jitimport.__file__).parent}; ns/call is the minimum of {args.rounds} interleaved "
           f"rounds; compile time is the median of {COMPILES} compiles")
-    try:
-        jitimport.compile_native(foo)  # first compile pays for imports and setup: not counted
-    except Exception as exc:  # reported again per kernel below
-        print(f"note: compiling foo failed: {type(exc).__name__}: {exc}")
+    compile_kernel(foo, args.compile_timeout)  # the first compile pays for imports and setup: not counted
     results: list[Result] = []
     for set_name, members in chosen.items():
         print(f"\n{TITLES[set_name]}\n{HEADER}")
         set_results = []
         for kernel in members:
             print(f"{kernel.name:<16}", end="", flush=True)
-            result = run_kernel(kernel, args.number, args.rounds, args.target)
+            result = run_kernel(kernel, args)
             print(row_after_name(result), flush=True)
             set_results.append(result)
         if set_name == "loops" and len(members) > 1:

@@ -22,12 +22,9 @@ import json
 import math
 import os
 import platform
-import select
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 import timeit
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -48,6 +45,7 @@ from cases import (BRANCHY, EDGE_NAMES, EDGES, LOOP_EDGES, LOOPS, STRAIGHT,  # n
 from peers import contenders as peers  # noqa: E402
 from peers.build import BuildDir  # noqa: E402
 from peers.sources import kernel_functions  # noqa: E402
+from isolation import run_worker  # noqa: E402
 
 
 def all_cases(names: list[str]) -> list[tuple[str, tuple[int, ...]]]:
@@ -90,53 +88,6 @@ class Verdict:
         if self.messages_differ:
             return f"✓ (message text differs in {self.messages_differ})"
         return f"✓ {self.total}/{self.total}"
-
-
-@dataclass
-class WorkerRun:
-    """What one worker process printed before it ended, crashed, or was killed for hanging."""
-
-    records: list[dict[str, Any]]
-    returncode: int
-    stderr: str
-    hung: bool
-
-
-def run_worker(argv: list[str], case_timeout: float, setup_timeout: float = 900.0) -> WorkerRun:
-    """Run a worker, killing it when one case takes longer than ``case_timeout`` seconds.
-
-    A contender computing in 64 bits can turn a loop that ends in CPython into
-    one that never ends (or a very long one), so each case gets a deadline; the
-    setup before the first case (Numba compiles, extension imports) gets
-    ``setup_timeout``.
-    """
-    with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors)
-        assert proc.stdout is not None
-        records: list[dict[str, Any]] = []
-        pending = b""
-        deadline = time.monotonic() + setup_timeout
-        hung = False
-        while True:
-            ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                hung = True
-                proc.kill()
-                break
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                records.append(json.loads(line))
-            started = bool(records) and "start" in records[-1]
-            deadline = time.monotonic() + (case_timeout if started else setup_timeout)
-        proc.stdout.close()
-        returncode = proc.wait()
-        errors.seek(0)
-        stderr = errors.read().decode("utf-8", "replace")
-    return WorkerRun(records, returncode, stderr, hung)
 
 
 def check(key: str, build_dir: str, names: list[str], runnable: set[str],

@@ -142,11 +142,30 @@ def test_bench_core_reports_a_native_result_that_differs(monkeypatch: pytest.Mon
         return lambda *args: fn(*args) + (1 if any(abs(a) > 2**31 for a in args) else 0)
 
     monkeypatch.setattr(bench_core.jitimport, "compile_native", off_by_one_beyond_2_31)
-    status = bench_core.main(["--kernels", "gcd,clamp", "--number", "2", "--rounds", "1"])
+    status = bench_core.main(["--kernels", "gcd,clamp", "--number", "2", "--rounds", "1", "--in-process"])
     out, err = capsys.readouterr()
     assert status == 1
     assert "ERROR: native result differs from CPython's on" in out
     assert "ERROR gcd: " in err and "ERROR clamp: " in err
+    assert "2 ERRORS" in out
+
+
+def test_bench_core_reports_native_code_that_hangs_and_runs_to_the_end(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Native code is checked in a child process: one that never returns is killed and reported."""
+    import bench_core
+    monkeypatch.setattr(bench_core.jitimport, "compile_native", lambda fn: fn)
+    hang_on_third_case = ("import json, time\n"
+                          "for i in range(3):\n"
+                          "    print(json.dumps({'start': i}), flush=True)\n"
+                          "    if i == 2: time.sleep(60)\n"
+                          "    print(json.dumps({'index': i, 'outcome': ['ok', 'int', '1']}), flush=True)\n")
+    monkeypatch.setattr(bench_core, "child_argv", lambda kernel: [sys.executable, "-c", hang_on_third_case])
+    status = bench_core.main(["--kernels", "fib,sign", "--number", "2", "--rounds", "1", "--case-timeout", "0.5"])
+    out, _ = capsys.readouterr()
+    assert status == 1
+    assert "ERROR: native code hung on fib(0) (no result in 0.5 s)" in out
+    assert "ERROR: native code hung on sign(1) (no result in 0.5 s)" in out
     assert "2 ERRORS" in out
 
 
@@ -163,11 +182,15 @@ def test_bench_core_geometric_mean_says_what_it_covers() -> None:
     assert "n/a, no kernel native (0/1)" in bench_core.geomean_line([results[2]])
 
 
-def test_a_hanging_contender_is_killed_and_reported() -> None:
-    import compare
-    child = "import time; print('{\"start\": 0}', flush=True); time.sleep(60)"
-    run = compare.run_worker([sys.executable, "-c", child], case_timeout=0.5)
-    assert run.hung and run.records == [{"start": 0}]
+def test_a_hanging_or_crashing_child_is_reported() -> None:
+    import isolation
+    hang = "import time; print('{\"start\": 0}', flush=True); time.sleep(60)"
+    run = isolation.run_worker([sys.executable, "-c", hang], case_timeout=0.5)
+    assert run.hung and run.records == [{"start": 0}] and run.status() == "hung"
+    crash = ("import os, signal; print('noise'); print('{\"start\": 3}', flush=True); "
+             "os.kill(os.getpid(), signal.SIGSEGV)")
+    run = isolation.run_worker([sys.executable, "-c", crash], case_timeout=30)
+    assert not run.hung and run.last_started == 3 and run.status() == "crashed (signal 11)"
 
 
 def test_peer_sources_of_the_loop_kernels() -> None:
@@ -177,3 +200,18 @@ def test_peer_sources_of_the_loop_kernels() -> None:
     annotated = sources.annotated(text, ["is_leap", "sign", "gcd"])
     assert "def is_leap(y: int) -> bool:" in annotated  # -> int would turn True into 1
     assert "def sign(x: int) -> int:" in annotated and "def gcd(a: int, b: int) -> int:" in annotated
+
+
+def test_bench_core_reports_a_compile_that_does_not_end(monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import bench_core
+
+    def never_ends(fn):
+        while True:
+            pass
+
+    monkeypatch.setattr(bench_core.jitimport, "compile_native", never_ends)
+    status = bench_core.main(["--kernels", "fib", "--number", "2", "--rounds", "1", "--compile-timeout", "0.2"])
+    out, _ = capsys.readouterr()
+    assert status == 0
+    assert "not native: compiler error: no result in 0.2 s" in out
