@@ -177,18 +177,28 @@ def check_cases(kernel: Kernel) -> list[tuple[int, ...]]:
     return [kernel.args] + kernel_cases(kernel.name, kernel.fn.__code__.co_argcount)
 
 
-def child(name: str) -> int:
-    """Child process of :func:`verify`: compile one kernel, call it on its cases, report each (JSON lines)."""
-    kernel = next(k for members in SETS.values() for k in members if k.name == name)
-    native = jitimport.compile_native(kernel.fn)
-    for index, args in enumerate(check_cases(kernel)):
-        print(json.dumps({"start": index}), flush=True)
-        print(json.dumps({"index": index, "outcome": outcome(native, args)}), flush=True)
+def all_check_cases(chosen: list[Kernel]) -> list[tuple[Kernel, tuple[int, ...]]]:
+    return [(kernel, args) for kernel in chosen for args in check_cases(kernel)]
+
+
+def kernel_by_name(name: str) -> Kernel:
+    return next(k for members in SETS.values() for k in members if k.name == name)
+
+
+def child(names: list[str], start: int) -> int:
+    """Child process of :func:`verify`: compile the kernels, call them on their cases from ``start`` on,
+    one JSON line before and after each call."""
+    chosen = [kernel_by_name(name) for name in names]
+    natives = {kernel.name: jitimport.compile_native(kernel.fn) for kernel in chosen}
+    for index, (kernel, args) in enumerate(all_check_cases(chosen)):
+        if index >= start:
+            print(json.dumps({"start": index}), flush=True)
+            print(json.dumps({"index": index, "outcome": outcome(natives[kernel.name], args)}), flush=True)
     return 0
 
 
-def child_argv(kernel: Kernel) -> list[str]:
-    return [sys.executable, "-c", f"import sys, bench_core; sys.exit(bench_core.child({kernel.name!r}))"]
+def child_argv(names: list[str], start: int) -> list[str]:
+    return [sys.executable, "-c", f"import sys, bench_core; sys.exit(bench_core.child({names!r}, {start}))"]
 
 
 def child_env() -> dict[str, str]:
@@ -198,34 +208,48 @@ def child_env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=os.pathsep.join(paths + ([inherited] if inherited else [])))
 
 
-def verify(kernel: Kernel, native: Callable[..., Any], in_process: bool, case_timeout: float) -> str | None:
-    """None when native and CPython agree on every case, else a description of the first difference.
+def verify(natives: dict[str, Callable[..., Any]], chosen: list[Kernel], in_process: bool,
+           case_timeout: float) -> dict[str, str]:
+    """Check every native kernel against CPython on its cases; return the error of each kernel that fails.
 
-    The native calls run in a child process (unless ``in_process``), so that
-    native code that crashes or never returns is reported, not the end of the run.
+    The native calls run in one child process (unless ``in_process``), so
+    that native code that crashes or never returns is reported, not the end of
+    the run: the child is restarted at the next kernel.
     """
-    cases = check_cases(kernel)
+    chosen = [kernel for kernel in chosen if kernel.name in natives]
+    cases = all_check_cases(chosen)
+    errors: dict[str, str] = {}
+    got: dict[int, list[str]] = {}
     if in_process:
-        got = {index: outcome(native, args) for index, args in enumerate(cases)}
-    else:
-        run = run_worker(child_argv(kernel), case_timeout, setup_timeout=300.0, env=child_env())
-        got = {record["index"]: record["outcome"] for record in run.records if "index" in record}
-        if len(got) < len(cases):
-            index = run.last_started
-            if index >= 0 and index not in got:
-                detail = f" (no result in {case_timeout:g} s)" if run.hung else ""
-                return f"native code {run.status()} on {show_call(kernel.name, cases[index])}{detail}"
+        got = {index: outcome(natives[kernel.name], args) for index, (kernel, args) in enumerate(cases)}
+    start = len(got)
+    while start < len(cases):
+        run = run_worker(child_argv([k.name for k in chosen], start), case_timeout, setup_timeout=300.0,
+                         env=child_env())
+        got.update((record["index"], record["outcome"]) for record in run.records if "index" in record)
+        if run.returncode == 0 and not run.hung:
+            break
+        index = run.last_started
+        if index < start or index in got:  # failed outside a call: nothing more to learn from it
             tail = run.stderr.strip().splitlines()[-1:] or [""]
-            return f"verification child failed ({run.status()}): {tail[0]}"
-    wrong = []
-    for index, args in enumerate(cases):
-        expected = outcome(kernel.fn, args)
-        if got[index] != expected:
-            wrong.append(f"{show_call(kernel.name, args)}: native {show_outcome(got[index])}, "
-                         f"CPython {show_outcome(expected)}")
-    if not wrong:
-        return None
-    return f"native result differs from CPython's on {len(wrong)} of {len(cases)} cases; first: {wrong[0]}"
+            for kernel, _ in cases[start:]:
+                errors.setdefault(kernel.name, f"verification child failed ({run.status()}): {tail[0]}")
+            break
+        kernel, args = cases[index]
+        detail = f" (no result in {case_timeout:g} s)" if run.hung else ""
+        errors[kernel.name] = f"native code {run.status()} on {show_call(kernel.name, args)}{detail}"
+        start = next((i for i in range(index, len(cases)) if cases[i][0] is not kernel), len(cases))
+    for kernel in chosen:
+        if kernel.name in errors:
+            continue
+        mine = [(args, got.get(i)) for i, (k, args) in enumerate(cases) if k is kernel]
+        wrong = [f"{show_call(kernel.name, args)}: native {show_outcome(result) if result else 'nothing'}, "
+                 f"CPython {show_outcome(outcome(kernel.fn, args))}"
+                 for args, result in mine if result != outcome(kernel.fn, args)]
+        if wrong:
+            errors[kernel.name] = (f"native result differs from CPython's on {len(wrong)} of {len(mine)} "
+                                   f"cases; first: {wrong[0]}")
+    return errors
 
 
 def make_timer(fn: Callable[..., Any], args: tuple[int, ...]) -> timeit.Timer:
@@ -260,27 +284,14 @@ def measure(py: Callable[..., Any], native: Callable[..., Any] | None, args: tup
     return best_py / number * 1e9, (best_nat / number * 1e9 if t_nat is not None else None)
 
 
-def run_kernel(kernel: Kernel, args: argparse.Namespace) -> Result:
-    """Compile, check against CPython, then time (the original alone when there is no exact native code)."""
-    result = Result(kernel)
-    native, result.compile_us, result.not_native = compile_kernel(kernel.fn, args.compile_timeout)
-    if native is not None:
-        result.error = verify(kernel, native, args.in_process, args.case_timeout)
-        if result.error:
-            native = None
-    result.py_ns, result.native_ns = measure(kernel.fn, native, kernel.args, args.number, args.rounds,
-                                             args.target)
-    return result
-
-
 HEADER = (f"{'kernel':<16}{'python ns':>11}{'native ns':>11}{'ratio':>8}{'target':>8}"
           f"{'compile us':>12}{'target':>8}")
 
 
-def row_after_name(result: Result) -> str:
-    """The row of a kernel, after its name (printed first, so that a hang shows which kernel)."""
+def row(result: Result) -> str:
+    """One kernel's line: timings and targets, or why it has none."""
     k = result.kernel
-    line = f"{result.py_ns:>11.1f}"
+    line = f"{k.name:<16}{result.py_ns:>11.1f}"
     if result.error:
         return line + f"  ERROR: {result.error}"
     if result.not_native:
@@ -344,19 +355,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ns/call is the minimum of {args.rounds} interleaved rounds; compile time is the median of "
           f"{COMPILES} compiles")
     compile_kernel(foo, args.compile_timeout)  # the first compile pays for imports and setup: not counted
-    results: list[Result] = []
+    everything = [kernel for members in chosen.values() for kernel in members]
+    by_name = {kernel.name: Result(kernel) for kernel in everything}
+    natives = {}
+    for kernel in everything:  # compile everything, then check everything, then time
+        result = by_name[kernel.name]
+        native, result.compile_us, result.not_native = compile_kernel(kernel.fn, args.compile_timeout)
+        if native is not None:
+            natives[kernel.name] = native
+    print(f"checking {len(natives)} native kernels against CPython ...", flush=True)
+    for name, error in verify(natives, everything, args.in_process, args.case_timeout).items():
+        by_name[name].error = error
+        del natives[name]
     for set_name, members in chosen.items():
         print(f"\n{TITLES[set_name]}\n{HEADER}")
         set_results = []
         for kernel in members:
-            print(f"{kernel.name:<16}", end="", flush=True)
-            result = run_kernel(kernel, args)
-            print(row_after_name(result), flush=True)
+            result = by_name[kernel.name]
+            result.py_ns, result.native_ns = measure(kernel.fn, natives.get(kernel.name), kernel.args,
+                                                     args.number, args.rounds, args.target)
+            print(row(result), flush=True)
             set_results.append(result)
         if set_name == "loops" and len(members) > 1:
             print(geomean_line(set_results))
-        results += set_results
 
+    results = list(by_name.values())
     errors = [r for r in results if r.error]
     not_native = [r for r in results if r.not_native]
     missed = [r for r in results if not r.error and not r.not_native and not r.met]

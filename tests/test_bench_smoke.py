@@ -152,15 +152,18 @@ def test_bench_core_reports_a_native_result_that_differs(monkeypatch: pytest.Mon
 
 def test_bench_core_reports_native_code_that_hangs_and_runs_to_the_end(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """Native code is checked in a child process: one that never returns is killed and reported."""
+    """Native code is checked in a child process: one that never returns is killed and reported,
+    and the check goes on with the next kernel in a new child."""
     import bench_core
     monkeypatch.setattr(bench_core.jitimport, "compile_native", lambda fn: fn)
-    hang_on_third_case = ("import json, time\n"
-                          "for i in range(3):\n"
+    hang_on_third_case = ("import json, sys, time\n"
+                          "start = int(sys.argv[1])\n"
+                          "for i in range(start, start + 3):\n"
                           "    print(json.dumps({'start': i}), flush=True)\n"
-                          "    if i == 2: time.sleep(60)\n"
+                          "    if i == start + 2: time.sleep(60)\n"
                           "    print(json.dumps({'index': i, 'outcome': ['ok', 'int', '1']}), flush=True)\n")
-    monkeypatch.setattr(bench_core, "child_argv", lambda kernel: [sys.executable, "-c", hang_on_third_case])
+    monkeypatch.setattr(bench_core, "child_argv",
+                        lambda names, start: [sys.executable, "-c", hang_on_third_case, str(start)])
     status = bench_core.main(["--kernels", "fib,sign", "--number", "2", "--rounds", "1", "--case-timeout", "0.5"])
     out, _ = capsys.readouterr()
     assert status == 1
