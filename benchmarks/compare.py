@@ -484,6 +484,9 @@ def main(argv: list[str] | None = None) -> int:
             active.append(c)
     for key, reason in skipped.items():
         print(f"note: skipping {peers.BY_KEY[key].label}: {reason}", file=sys.stderr)
+    if "jitimport" not in skipped and "jitimport" in [c.key for c in wanted]:
+        import jitimport as _jitimport  # an installed copy may be older than this checkout: say which
+        print(f"note: jitimport from {os.path.dirname(_jitimport.__file__)}", file=sys.stderr)
 
     load = os.getloadavg()[0]
     build = BuildDir(keep=args.keep_build)
