@@ -307,7 +307,7 @@ def area(w, h):
 
 
 def clamp(x, lo):
-    return x if x > lo else lo
+    return max(x, lo)
 
 
 def grows(x):
@@ -369,7 +369,7 @@ def test_replaced_on_disk_then_reloaded(tree) -> None:
     assert result.lines == [
         "True True False",                         # grows calls max(): Python in v1
         "True 1042 True",                          # new body, native, table rebuilt
-        "True 5 9",                                # clamp now branches: Python, right results
+        "True 5 9",                                # clamp now calls max(): Python, right results
         "True 42 True 6",                          # grows became eligible; added is new
         "False True True",
         "True 42 True 7 0 1208925819614629174706176",
