@@ -3,7 +3,7 @@
 
 Every module of this package carries the ``# minijit: native`` pragma, so with
 the jitimport hook active (``python -m jitimport -m sample_pkg``, ``JITIMPORT=1``
-or ``jitimport.install()``) their branchless integer functions run as native
+or ``jitimport.install()``) their pure integer functions run as native
 code; without it the package is ordinary Python with the same results.
 """
 

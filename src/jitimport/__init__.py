@@ -1,4 +1,4 @@
-"""jitimport: branchless integer Python functions as native x86-64 code, exactly.
+"""jitimport: pure integer Python functions (branches, loops, bools) as native x86-64 code, exactly.
 
 Public API::
 

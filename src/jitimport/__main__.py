@@ -33,7 +33,7 @@ header carries the comment line
 
     # minijit: native
 
-gets its eligible functions (branchless integer arithmetic) compiled to native
+gets its eligible functions (pure integer functions: arithmetic, branches, loops) compiled to native
 x86-64 code as soon as each `def` runs; everything else runs unchanged.  Put
 `# minijit: skip` on a def line to keep that function in Python.
 

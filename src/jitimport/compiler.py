@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 import types
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
@@ -61,26 +62,33 @@ class CompileInfo:
     #: ``{"%x": "modular", "%3": "unsigned"}`` (the rest are signed 64-bit, overflow-checked).
     representations: dict[str, str] = field(default_factory=dict)
     address: int = 0
-    #: The Python function: the unoptimized IR is rebuilt from it on demand.
-    source: types.FunctionType | None = field(default=None, repr=False)
+    #: A weak reference to the Python function, the unoptimized IR is rebuilt from it on demand
+    #: (weak: the info must not count as a reference to the original held elsewhere).
+    source_ref: Callable[[], types.FunctionType | None] | None = field(default=None, repr=False)
     optimized_function: Function | None = field(default=None, repr=False)
     original_address: int = 0
+
+    @property
+    def source(self) -> types.FunctionType | None:
+        return self.source_ref() if self.source_ref is not None else None
 
     @property
     def listing(self) -> list[tuple[int, bytes, str]]:
         """(offset, bytes, Intel text) per instruction.  Code generation is deterministic,
         so it is regenerated on demand rather than kept for every function."""
-        if self.optimized_function is None or self.source is None:
+        source = self.source
+        if self.optimized_function is None or source is None:
             return []
         fn = self.optimized_function
         rep = analyze(fn)
         return generate(fn, _table().long_layout, native.runtime(), self.original_address,
-                        _guard_target(self.source), rep, allocate(fn, fn.has_loops())).listing()
+                        _guard_target(source), rep, allocate(fn, fn.has_loops())).listing()
 
     @property
     def ir_function(self) -> Function | None:
         """The control-flow graph as the frontend built it (rebuilt: the optimizer works in place)."""
-        return build_ir(self.source, _table()) if self.source is not None else None
+        source = self.source
+        return build_ir(source, _table()) if source is not None else None
 
     @property
     def ir(self) -> str:
@@ -182,6 +190,7 @@ def compile_native(fn: F) -> F:
         compile_seconds=sum(timer.seconds.values()), stage_seconds=timer.seconds,
         checked_params=tuple(p.name for p in optimized.params if p.index in optimized.read_params),
         representations=rep.describe(optimized),
-        address=block.address, original_address=id(fn), source=fn, optimized_function=optimized,
+        address=block.address, original_address=id(fn), source_ref=weakref.ref(fn),
+        optimized_function=optimized,
     )
     return native.make_native(fn, block, block.address, {"info": details})  # type: ignore[return-value]

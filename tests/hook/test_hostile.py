@@ -422,14 +422,15 @@ def test_coverage_complete_with_kill_switch(tree, core: str) -> None:
     coverage = pytest.importorskip("coverage")
     cwd = tree({"fixed.py": FIXED, "main.py": FIXED_MAIN})
     body_lines = sorted(n for n, line in enumerate(FIXED.lstrip("\n").splitlines(), 1)
-                        if line.strip() in ("product = a * b", "return product >> 16", "return (a ^ b) + (a & b)"))
+                        if line.strip() in ("if a > b:", "return a", "return b", "product = a * b",
+                                            "return product >> 16", "return (a ^ b) + (a & b)"))
     missing = {}
     for disabled in ("1", "0"):
         data = cwd / f".coverage-{disabled}"
         env = base_env(JITIMPORT_DISABLE=disabled, COVERAGE_CORE=core)
         result = run(["-m", "coverage", "run", f"--data-file={data}", "--include=fixed.py",
                       "-m", "jitimport", "main.py"], cwd, env).ok()
-        assert result.lines[0] == ("False False False" if disabled == "1" else "True True False")
+        assert result.lines[0] == ("False False False" if disabled == "1" else "True True True")
         assert result.lines[1] == "983040 14 2 2"  # the same results either way
         cov = coverage.Coverage(data_file=str(data))
         cov.load()
@@ -438,7 +439,7 @@ def test_coverage_complete_with_kill_switch(tree, core: str) -> None:
         missing[disabled] = missed
     assert missing["1"] == []  # kill switch: every line of the pragma module is covered
     # Hook active: native bodies never run Python bytecode, so line tracing cannot see them.
-    assert missing["0"] == body_lines and len(body_lines) == 3
+    assert missing["0"] == body_lines and len(body_lines) == 6
 
 
 # --- 6. tracing and profiling -------------------------------------------------------------
