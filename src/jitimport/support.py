@@ -84,6 +84,14 @@ def _layout_reason() -> str | None:
     for value in probes:
         if decode_int(id(value), table.long_layout) != value:
             return "int object layout is not the expected one"
+    # Builtin guards compare dict version tags: each mutation must change the tag.
+    probe: dict[str, int] = {}
+    tags = []
+    for step in range(3):
+        probe["x"] = step
+        tags.append(ctypes.c_uint64.from_address(id(probe) + table.dict_version_offset).value)
+    if len(set(tags)) != 3:
+        return "dict version tags are not where the version table says"
     return None
 
 

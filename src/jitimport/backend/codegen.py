@@ -117,6 +117,8 @@ class GuardTarget:
     globals_dict: dict
     builtins_dict: dict
     builtin: object
+    #: Where a dict keeps its version tag (``VersionTable.dict_version_offset``).
+    version_offset: int = 24
 
 
 @dataclass
@@ -511,7 +513,7 @@ class CodeGen:
             self.guards.names.append(name)
         slot = self.guards.names.index(name)
         cell = self._cell_address(slot)
-        tag = 24
+        tag = target.version_offset
         slow = a.label()
         resume = a.label()
         a.mov(RAX, id(target.globals_dict))
