@@ -291,7 +291,7 @@ def runtime() -> Runtime:
 def _make_runtime() -> Runtime:
     from . import versions
     from .backend.codegen import Runtime
-    from .backend.stubs import DECODER_MODES, decoder_stub
+    from .backend.stubs import DECODER_MODES, decoder_stub, guard_stub, poll_stub
 
     table = versions.current()
     if table is None:
@@ -303,4 +303,8 @@ def _make_runtime() -> Runtime:
     fields["decoders"] = {
         mode: arena.install(decoder_stub(mode, table.long_layout, id(int)), permanent=True).address
         for mode in DECODER_MODES}
+    fields["poll_stub"] = arena.install(poll_stub(
+        fields["check_signals"], fields["save_thread"], fields["restore_thread"]), permanent=True).address
+    fields["guard_stub"] = arena.install(guard_stub(
+        fields["dict_getitem"], table.dict_version_offset), permanent=True).address
     return Runtime(**fields)

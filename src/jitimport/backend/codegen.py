@@ -48,7 +48,8 @@ from ..ir import Const, Opcode
 from ..versions import LongLayout
 from .divconst import signed_magic
 from .encoder import Assembler, Cond, Label, Mem, Reg
-from .regalloc import CALLER_SAVED, POLL_COUNTER, Allocation, StackSlot, allocate
+from .regalloc import POLL_COUNTER, Allocation, StackSlot, allocate
+from .stubs import GUARD_BUILTINS_TAG, GUARD_GLOBALS_TAG, GUARD_RECORD_SIZE
 
 RAX, RCX, RDX, RSI, RDI, RSP = Reg.RAX, Reg.RCX, Reg.RDX, Reg.RSI, Reg.RDI, Reg.RSP
 
@@ -75,8 +76,6 @@ _UNSIGNED_CC = {Opcode.LT: Cond.B, Opcode.LE: Cond.BE, Opcode.EQ: Cond.E, Opcode
                 Opcode.GT: Cond.A, Opcode.GE: Cond.AE}
 _NEGATE_CC = {Cond.L: Cond.GE, Cond.GE: Cond.L, Cond.LE: Cond.G, Cond.G: Cond.LE, Cond.E: Cond.NE,
               Cond.NE: Cond.E, Cond.B: Cond.AE, Cond.AE: Cond.B, Cond.BE: Cond.A, Cond.A: Cond.BE}
-#: Caller-saved registers the allocator may use: saved around calls into the C API.
-_SAVED_AROUND_CALLS = tuple(r for r in CALLER_SAVED)
 
 
 def _simm32(value: int) -> bool:
@@ -108,6 +107,9 @@ class Runtime:
     save_thread: int = 0
     restore_thread: int = 0
     dict_getitem: int = 0
+    #: Shared stubs (``backend.stubs``): the back-edge poll and a guard's slow path.
+    poll_stub: int = 0
+    guard_stub: int = 0
 
 
 @dataclass(frozen=True)
@@ -377,7 +379,8 @@ class CodeGen:
             a.jmp(self.labels[edge.target])
 
     def poll(self) -> None:
-        """Count a back edge; every POLL_INTERVAL of them, check signals and yield the GIL."""
+        """Count a back edge; every POLL_INTERVAL of them, call the shared poll stub (signals,
+        then the GIL), which preserves every register but RAX."""
         a = self.asm
         slow = a.label()
         resume = a.label()
@@ -387,43 +390,13 @@ class CodeGen:
 
         def emit() -> None:
             a.bind(slow)
+            a.mov(RAX, self.runtime.poll_stub)
+            a.call(RAX)
             a.mov(POLL_COUNTER, POLL_INTERVAL)
-            saved = [r for r in _SAVED_AROUND_CALLS if r is not POLL_COUNTER]
-            self.call_c(saved, lambda: self._poll_calls())
             a.test(RAX, RAX)
             a.jcc(Cond.NE, self.raise_exit)
             a.jmp(resume)
         self.cold.append(emit)
-
-    def _poll_calls(self) -> None:
-        a = self.asm
-        done = a.label()
-        a.mov(RAX, self.runtime.check_signals)
-        a.call(RAX)
-        a.shl(RAX, 32)                 # the int result's 32 bits: nonzero when a handler raised
-        a.test(RAX, RAX)
-        a.jcc(Cond.NE, done)           # leave with the exception set
-        a.mov(RAX, self.runtime.save_thread)
-        a.call(RAX)
-        a.mov(RDI, RAX)
-        a.mov(RAX, self.runtime.restore_thread)
-        a.call(RAX)
-        a.xor(RAX, RAX)
-        a.bind(done)
-
-    def call_c(self, saved: list[Reg], body) -> None:
-        """Run ``body`` (calls into the C API) with ``saved`` preserved and RSP 16-aligned."""
-        a = self.asm
-        for reg in saved:
-            a.push(reg)
-        pad = 8 if len(saved) % 2 else 0
-        if pad:
-            a.sub(RSP, pad)
-        body()
-        if pad:
-            a.add(RSP, pad)
-        for reg in reversed(saved):
-            a.pop(reg)
 
     def parallel_move(self, moves: list[tuple[Reg | Mem, Operand]]) -> None:
         """Perform all moves as if at once (sources read before any destination is written)."""
@@ -501,7 +474,8 @@ class CodeGen:
     # -- guards ------------------------------------------------------------------------
     def guard_builtin(self, instr: ir.Instr) -> None:
         """The name still means the builtin: the module's globals and the builtins dict carry
-        the version tags recorded when it was last checked (else look again, or exit)."""
+        the version tags recorded when it was last checked; else the shared guard stub looks
+        again (and records the new tags) or the code exits."""
         target = self.guard_target
         if target is None:
             self.asm.jmp(self.fallback)
@@ -509,64 +483,44 @@ class CodeGen:
         a = self.asm
         name = instr.attr
         assert name is not None
-        if name not in self.guards.names:
-            self.guards.names.append(name)
-        slot = self.guards.names.index(name)
-        cell = self._cell_address(slot)
+        record = self._guard_record(name, target)
         tag = target.version_offset
         slow = a.label()
         resume = a.label()
+        a.mov(RCX, record)
         a.mov(RAX, id(target.globals_dict))
         a.mov(RAX, Mem(RAX, tag))
-        a.mov(RCX, cell)
-        a.cmp(RAX, Mem(RCX, 0))
+        a.cmp(RAX, Mem(RCX, GUARD_GLOBALS_TAG))
         a.jcc(Cond.NE, slow)
         a.mov(RAX, id(target.builtins_dict))
         a.mov(RAX, Mem(RAX, tag))
-        a.cmp(RAX, Mem(RCX, 8))
+        a.cmp(RAX, Mem(RCX, GUARD_BUILTINS_TAG))
         a.jcc(Cond.NE, slow)
         a.bind(resume)
 
         def emit() -> None:
             a.bind(slow)
-            failed = a.label()
-            saved = list(_SAVED_AROUND_CALLS)
-
-            def calls() -> None:
-                a.mov(RDI, id(target.globals_dict))
-                a.mov(RSI, id(name))
-                a.mov(RAX, self.runtime.dict_getitem)
-                a.call(RAX)
-                a.test(RAX, RAX)
-                a.jcc(Cond.NE, failed)              # the module has its own binding
-                a.mov(RDI, id(target.builtins_dict))
-                a.mov(RSI, id(name))
-                a.mov(RAX, self.runtime.dict_getitem)
-                a.call(RAX)
-                a.mov(RCX, id(target.builtin))
-                a.cmp(RAX, RCX)
-                a.jcc(Cond.NE, failed)              # builtins.<name> was replaced
-                a.mov(RCX, cell)
-                a.mov(RAX, id(target.globals_dict))
-                a.mov(RAX, Mem(RAX, tag))
-                a.mov(Mem(RCX, 0), RAX)
-                a.mov(RAX, id(target.builtins_dict))
-                a.mov(RAX, Mem(RAX, tag))
-                a.mov(Mem(RCX, 8), RAX)
-                a.xor(RAX, RAX)
-                a.bind(failed)                      # RAX != 0 here when the check failed
-            self.call_c(saved, calls)
+            a.mov(RAX, record)
+            a.mov(RCX, self.runtime.guard_stub)
+            a.call(RCX)
             a.test(RAX, RAX)
             a.jcc(Cond.NE, self.fallback)
             a.jmp(resume)
         self.cold.append(emit)
 
-    def _cell_address(self, slot: int) -> int:
-        if self.guards.buffer is None:
-            size = 2 * 8  # one name per function today; grows when more are guarded
-            self.guards.buffer = (ctypes.c_uint64 * size)(*([ir.UINT64_MAX] * size))
-        assert slot < len(self.guards.buffer) // 2, "one guarded builtin per function"
-        return ctypes.addressof(self.guards.buffer) + 16 * slot
+    def _guard_record(self, name: str, target: GuardTarget) -> int:
+        """The address of ``name``'s guard record (see ``stubs.GUARD_*``), in a writable buffer
+        the code keeps alive; the tags start at a value no dict has, so the first call checks."""
+        if name not in self.guards.names:
+            self.guards.names.append(name)
+            words = GUARD_RECORD_SIZE // 8
+            records = list(self.guards.buffer) if self.guards.buffer is not None else []
+            records += [ir.UINT64_MAX, ir.UINT64_MAX, id(target.globals_dict), id(target.builtins_dict),
+                        id(name), id(target.builtin)]
+            assert len(records) == words * len(self.guards.names)
+            self.guards.buffer = (ctypes.c_uint64 * len(records))(*records)
+        slot = self.guards.names.index(name)
+        return ctypes.addressof(self.guards.buffer) + GUARD_RECORD_SIZE * slot
 
     def entry_checks(self) -> None:
         """Keyword arguments or an unusable argument count go straight to the original."""

@@ -155,3 +155,93 @@ def decoder_stub(mode: str, lay: LongLayout, long_type: int) -> bytes:
     a.cmp(RCX, -1)                       # sets CF (unsigned RCX < 2**64 - 1)
     a.ret()
     return a.finish()
+
+
+#: Registers a native function may hold values in across a poll or a guard's slow path (every
+#: caller-saved register but RAX, which carries the result): the stubs preserve them.
+_PRESERVED = (Reg.RCX, Reg.RDX, Reg.RSI, Reg.RDI, Reg.R8, Reg.R9, Reg.R10, Reg.R11)
+
+
+def _save(a: Assembler) -> None:
+    for reg in _PRESERVED:
+        a.push(reg)
+    a.sub(Reg.RSP, 8)   # entry RSP is 8 mod 16; 8 pushes keep that: realign for the calls
+
+
+def _restore(a: Assembler) -> None:
+    a.add(Reg.RSP, 8)
+    for reg in reversed(_PRESERVED):
+        a.pop(reg)
+
+
+def poll_stub(check_signals: int, save_thread: int, restore_thread: int) -> bytes:
+    """Subroutine called from a loop's back edge every so many iterations.
+
+    Runs pending signal handlers (``PyErr_CheckSignals``) and then releases and
+    re-takes the GIL (``PyEval_SaveThread``/``PyEval_RestoreThread``), so other
+    threads get their turn.  Returns RAX = 0, or nonzero when a handler raised
+    (the exception is set: the caller returns NULL).  Preserves every register
+    but RAX and the flags."""
+    a = Assembler()
+    done = a.label()
+    _save(a)
+    a.mov(RAX, check_signals)
+    a.call(RAX)
+    a.shl(RAX, 32)              # the int result: nonzero when a handler raised
+    a.jcc(Cond.NE, done)
+    a.mov(RAX, save_thread)
+    a.call(RAX)
+    a.mov(Reg.RDI, RAX)
+    a.mov(RAX, restore_thread)
+    a.call(RAX)
+    a.xor(RAX, RAX)
+    a.bind(done)
+    _restore(a)
+    a.ret()
+    return a.finish()
+
+
+#: Layout of a guard record (qwords): the two version tags last seen, then what is checked.
+GUARD_GLOBALS_TAG, GUARD_BUILTINS_TAG, GUARD_GLOBALS, GUARD_BUILTINS, GUARD_NAME, GUARD_EXPECTED = \
+    range(0, 48, 8)
+GUARD_RECORD_SIZE = 48
+
+
+def guard_stub(dict_getitem: int, version_offset: int) -> bytes:
+    """Subroutine for a builtin guard whose version tags changed: RAX = guard record.
+
+    Looks the name up again: absent from the module's globals and still the
+    expected object in the builtins, it records the dicts' current version tags
+    and returns RAX = 0; otherwise RAX != 0 (the caller exits).  Preserves every
+    register but RAX and the flags."""
+    a = Assembler()
+    failed = a.label()
+    _save(a)
+    a.push(Reg.RBX)                     # callee-saved: holds the record across the calls
+    a.sub(Reg.RSP, 8)
+    a.mov(Reg.RBX, RAX)
+    a.mov(Reg.RDI, Mem(Reg.RBX, GUARD_GLOBALS))
+    a.mov(Reg.RSI, Mem(Reg.RBX, GUARD_NAME))
+    a.mov(RAX, dict_getitem)
+    a.call(RAX)
+    a.test(RAX, RAX)
+    a.jcc(Cond.NE, failed)              # the module binds the name itself
+    a.mov(Reg.RDI, Mem(Reg.RBX, GUARD_BUILTINS))
+    a.mov(Reg.RSI, Mem(Reg.RBX, GUARD_NAME))
+    a.mov(RAX, dict_getitem)
+    a.call(RAX)
+    a.cmp(RAX, Mem(Reg.RBX, GUARD_EXPECTED))
+    a.jcc(Cond.NE, failed)              # builtins.<name> was replaced or deleted
+    a.mov(RAX, Mem(Reg.RBX, GUARD_GLOBALS))
+    a.mov(RAX, Mem(RAX, version_offset))
+    a.mov(Mem(Reg.RBX, GUARD_GLOBALS_TAG), RAX)
+    a.mov(RAX, Mem(Reg.RBX, GUARD_BUILTINS))
+    a.mov(RAX, Mem(RAX, version_offset))
+    a.mov(Mem(Reg.RBX, GUARD_BUILTINS_TAG), RAX)
+    a.xor(RAX, RAX)
+    a.bind(failed)
+    a.add(Reg.RSP, 8)
+    a.pop(Reg.RBX)
+    _restore(a)
+    a.ret()
+    return a.finish()
