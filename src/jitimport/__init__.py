@@ -12,28 +12,45 @@ a name that needs them (the ``.pth`` start-up hook relies on that).  ``jit``,
 ``compile_native`` and ``info`` load no module that needs ``ctypes`` before the
 platform probe says native code can run, so where ``ctypes`` cannot be loaded
 (a 3.12 isolated subinterpreter) they leave functions in Python.
+
+At run time this module imports nothing at all (not even ``__future__``,
+``importlib`` or ``.errors``): ``JITIMPORT=1`` imports it in every interpreter
+that starts, and ``python -c pass`` loads none of those.
 """
-from __future__ import annotations
-
-import importlib
-
-from .errors import NotCompilable, UnsupportedPlatform
+#: Not ``typing.TYPE_CHECKING``: importing ``typing`` is not free, and type checkers treat any
+#: name ``TYPE_CHECKING`` as true.  They see the real names and signatures below; at run time
+#: ``__getattr__`` loads them on first use.
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from .api import compile_native, disassemble, info, jit
+    from .errors import NotCompilable, UnsupportedPlatform
+    from .compiler import CompileInfo
+    from .hook import install, report, uninstall
+    from .native import NativeFunction, is_native, original
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "NotCompilable": "errors", "UnsupportedPlatform": "errors",
     "compile_native": "api", "jit": "api", "info": "api", "disassemble": "api",
     "CompileInfo": "compiler", "NativeFunction": "native", "is_native": "native", "original": "native",
     "install": "hook", "uninstall": "hook", "report": "hook",
 }
 
-__all__ = ["NotCompilable", "UnsupportedPlatform", *sorted(_LAZY)]
+#: Spelled out (not computed from ``_LAZY``) so that type checkers read it: a name missing from a
+#: literal ``__all__`` counts as not exported under ``mypy --strict``.
+__all__ = [
+    "CompileInfo", "NativeFunction", "NotCompilable", "UnsupportedPlatform",
+    "compile_native", "disassemble", "info", "install", "is_native", "jit", "original", "report", "uninstall",
+]
 
 
 def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'jitimport' has no attribute {name!r}")
+    import importlib
+
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value

@@ -43,7 +43,7 @@ options:
   -             read the program from stdin (like python -)
   --report      at exit, print (to stderr) which functions became native and
                 which stayed Python, and why
-  --version     print the jitimport version and exit
+  -V, --version print the jitimport version and exit
   -h, --help    show this help and exit
   --            end of options (the next argument is the script)
 
@@ -80,7 +80,7 @@ def parse(argv: list[str]) -> tuple[dict[str, object], str | None, str | None, l
         if arg in ("-h", "--help"):
             options["help"] = True
             return options, None, None, []
-        if arg == "--version":
+        if arg in ("-V", "--version"):
             options["version"] = True
             return options, None, None, []
         if arg == "--report":

@@ -37,7 +37,7 @@ import functools
 import sys
 import threading
 import types
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, ParamSpec, TypeVar, overload
 
 from . import capi as _capi
 from .execmem import CodeBlock, default_arena
@@ -216,8 +216,22 @@ def is_native(obj: object) -> bool:
     return type(obj) is NativeFunction
 
 
+_Obj = TypeVar("_Obj")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+@overload
+def original(obj: staticmethod[_P, _R]) -> Callable[_P, _R]: ...
+@overload
+def original(obj: _Obj) -> _Obj: ...
+
+
 def original(obj: object) -> Any:
-    """The Python function a native object falls back to (``obj`` itself if not native)."""
+    """The Python function a native object falls back to (``obj`` itself if not native).
+
+    Typed for checkers as returning what it is given (a native has its original's signature).
+    """
     if isinstance(obj, staticmethod):
         obj = obj.__func__
     if type(obj) is NativeFunction:
