@@ -129,7 +129,7 @@ def test_import_stays_lazy() -> None:
     code = "import sys, jitimport; print(sorted(m for m in sys.modules if m.startswith(('jitimport', 'ctypes', 'typing'))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "JITIMPORT": "", "JITIMPORT_REPORT": ""}).stdout
-    assert out.strip() == "['jitimport', 'jitimport.errors']"
+    assert set(eval(out)) <= {"jitimport", "jitimport.errors"}
 
 
 def test_all_matches_the_lazy_names() -> None:
