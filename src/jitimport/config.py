@@ -18,8 +18,6 @@ interpreter start, so it imports nothing but ``os`` (already loaded by then);
 ``logging`` is imported only when there is something to warn about.  To add a variable (e.g.
 ``JITIMPORT_VERIFY``), declare a :class:`Flag` and add it to ``FLAGS``.
 """
-from __future__ import annotations
-
 import os
 
 TRUE = frozenset({"1", "true", "yes", "on"})

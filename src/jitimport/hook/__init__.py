@@ -1,22 +1,26 @@
 """The import hook: ``# minijit: native`` modules get native functions on import.
 
 Only ``install``, ``uninstall`` and ``report`` are public (re-exported by
-``jitimport``).  Importing this package is cheap: the finder, the AST
-transform and wrapt are loaded only when ``install()`` is called.
+``jitimport``).  Importing this package is cheap, and so is ``install()``: it
+puts the finder on ``sys.meta_path`` and nothing more.  The AST transform and
+the loader are loaded at the first pragma module, the compiler, the C-API glue
+and the platform probe when its first function is compiled, and wrapt only
+when ``include=`` is used.  (``JITIMPORT=1`` runs ``install()`` in every
+interpreter that starts, so this package imports nothing at start-up that
+``python -c pass`` does not load already: no ``typing``, ``logging``,
+``threading``, ``re`` or ``ctypes``.)
 """
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Iterable
-
-from .reporting import FunctionReport, report
-
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: type checkers treat any name TYPE_CHECKING as true
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterable
+
     from .activate import Handle
+    from .reporting import FunctionReport, report
 
 __all__ = ["install", "uninstall", "report", "FunctionReport"]
 
 
-def install(include: Iterable[str] | None = None) -> Handle:
+def install(include: "Iterable[str] | None" = None) -> "Handle":
     """Activate the import hook (idempotent); returns a handle / context manager.
 
     ``include`` names modules *without* the pragma to compile when they are
@@ -28,7 +32,16 @@ def install(include: Iterable[str] | None = None) -> Handle:
 
 
 def uninstall() -> None:
-    """Remove the import hook; functions that are already native stay native."""
+    """Remove the hook; functions that are already native stay native."""
     from .activate import uninstall as _uninstall
 
     _uninstall()
+
+
+def __getattr__(name: str) -> object:
+    """``report`` and ``FunctionReport`` come from ``reporting``, loaded on first use."""
+    if name in ("report", "FunctionReport"):
+        from . import reporting
+
+        return getattr(reporting, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,8 +17,6 @@ inside an audit hook (tracing disabled) or tracing the script's lines
 carries the pragma one warning (and a note in the report) says so and names
 the command that does compile it: ``python -m jitimport app.py``.
 """
-from __future__ import annotations
-
 import os
 import sys
 

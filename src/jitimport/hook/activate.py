@@ -5,6 +5,12 @@
   removed when every handle has been released or ``uninstall()`` is called.
   So ``with jitimport.install(): ...`` inside a process already activated by
   ``JITIMPORT=1`` does not switch the hook off at the end of the block.
+* ``install()`` is lazy: it reads the environment, puts the finder in place
+  and looks for pragma modules that are already imported, nothing more (no
+  compiler, no ``ctypes``, no ``logging``, no ``typing``).  The platform probe
+  runs at the first pragma module (see ``availability``), unless jitimport
+  already ran it in this process (``@jit``, ``compile_native``), in which case
+  ``install()`` uses its answer right away.
 * Pragma modules imported *before* ``install()`` are compiled when it runs;
   references to their functions that were taken earlier cannot be updated and
   get a warning.
@@ -12,30 +18,38 @@
   post-import hooks (wrapt is imported only when ``include`` is used).
 * ``JITIMPORT_DISABLE`` makes all of this a no-op, and so does an
   unsupported platform; either gets one warning per process (shared with
-  ``@jit``, see ``config.warn_once``) and everything stays Python.
+  ``@jit``, see ``config.warn_once``) and everything stays Python.  The kill
+  switch is seen at ``install()``; an unsupported platform at ``install()``
+  when the probe already ran, else at the first pragma module, which then
+  runs as plain Python and switches the hook off (``Handle.active`` is False
+  from then on).
 """
-from __future__ import annotations
-
-import logging
 import sys
-import threading
-from importlib.machinery import SourceFileLoader
-from types import FunctionType, ModuleType
-from typing import Iterable
+from _thread import RLock
 
 from .. import config
 from . import reporting as _report
-from .classbody import implicit_wrapper
-from .finder import JitFinder
+from .finder import JitFinder, _SourceFileLoader
 
-log = logging.getLogger("jitimport")
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: type checkers treat any name TYPE_CHECKING as true
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterable
+    from types import FunctionType, ModuleType
 
-_lock = threading.RLock()
-_finder: JitFinder | None = None
+_lock = RLock()
+_finder: "JitFinder | None" = None
 _handles = 0
 _generation = 0
 _include: set[str] = set()
 _registered_include: set[str] = set()
+_ModuleType = type(sys)
+
+
+def _log() -> "object":
+    """The ``jitimport`` logger, imported only when there is something to say."""
+    import logging
+
+    return logging.getLogger("jitimport")
 
 
 class Handle:
@@ -47,8 +61,9 @@ class Handle:
 
     @property
     def active(self) -> bool:
-        """True while this handle keeps the hook installed."""
-        return self._active and self._generation == _generation and _finder is not None
+        """True while this handle keeps the hook installed (and native code was not found unavailable)."""
+        finder = _finder
+        return self._active and self._generation == _generation and finder is not None and not finder.off
 
     def uninstall(self) -> None:
         """Release this activation (the hook goes away with the last one)."""
@@ -63,7 +78,7 @@ class Handle:
             if _handles <= 0:
                 _remove_finder()
 
-    def __enter__(self) -> Handle:
+    def __enter__(self) -> "Handle":
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -73,21 +88,13 @@ class Handle:
         return f"<jitimport hook handle {'active' if self.active else 'inactive'}>"
 
 
-def _unsupported_reason() -> str | None:
-    try:
-        from jitimport.support import unsupported_reason
-    except ImportError:
-        return None  # the core decides per function (NotCompilable)
-    try:
-        return unsupported_reason()
-    except Exception as exc:  # a broken probe must not break the host
-        return f"platform check failed: {type(exc).__name__}: {exc}"
+def _unsupported_reason() -> "str | None":
+    """The probe's answer when it costs nothing (already loaded), else None: the finder asks later."""
+    if "jitimport.support" not in sys.modules:
+        return None
+    from .availability import probe
 
-
-def _warn_unavailable(reason: str) -> None:
-    config.warn_once(
-        config.UNAVAILABLE, f"jitimport: native code is not available here ({reason}); everything runs as plain Python",
-    )
+    return probe()
 
 
 def is_installed() -> bool:
@@ -95,7 +102,7 @@ def is_installed() -> bool:
     return _finder is not None and any(f is _finder for f in sys.meta_path)
 
 
-def install(include: Iterable[str] | None = None) -> Handle:
+def install(include: "Iterable[str] | None" = None) -> Handle:
     """Activate the import hook; see the module docstring for the exact semantics."""
     global _finder, _handles
     if isinstance(include, str):
@@ -106,13 +113,16 @@ def install(include: Iterable[str] | None = None) -> Handle:
         _report.print_at_exit()
     if config.flag(config.DISABLE):
         reason = f"disabled by {config.DISABLE.name}"
-        _warn_unavailable(reason)
+        config.warn_once(
+            config.UNAVAILABLE, f"jitimport: native code is not available here ({reason}); everything runs as plain Python",
+        )
         _report.note(f"{reason}: everything runs as plain Python")
         return Handle(False, _generation)
     reason = _unsupported_reason()
     if reason is not None:
-        _warn_unavailable(reason)
-        _report.note(f"native code unavailable: {reason}")
+        from .availability import warn_unavailable
+
+        warn_unavailable(reason)
         return Handle(False, _generation)
     with _lock:
         first = _finder is None
@@ -152,14 +162,20 @@ def _remove_finder() -> None:
 # --- modules imported before install() --------------------------------------------
 
 
-def _plain_source_module(module: ModuleType) -> str | None:
+def _plain_source_module(module: "ModuleType") -> "str | None":
     """The source path of a module loaded by the stock SourceFileLoader, else None."""
     spec = getattr(module, "__spec__", None)
     loader = getattr(spec, "loader", None) if spec is not None else getattr(module, "__loader__", None)
-    if type(loader) is not SourceFileLoader:
+    if type(loader) is not _SourceFileLoader:
         return None
     origin = getattr(spec, "origin", None) if spec is not None else getattr(module, "__file__", None)
     return origin if isinstance(origin, str) else None
+
+
+def _native_ready() -> bool:
+    """The finder's answer (the probe, asked once, see ``availability``); False when the hook is gone."""
+    finder = _finder
+    return finder is not None and finder.native_ready()
 
 
 def _compile_already_imported() -> None:
@@ -167,15 +183,17 @@ def _compile_already_imported() -> None:
     from .pragma import has_pragma
 
     for name, module in list(sys.modules.items()):
-        if not isinstance(module, ModuleType):
+        if not isinstance(module, _ModuleType):
             continue
         try:
             path = _plain_source_module(module)
             if path is None or is_stdlib(path) or not has_pragma(path):
                 continue
+            if not _native_ready():
+                return  # warned once; the module stays plain Python
             compile_module_namespace(module, path, context="was imported before install()")
         except Exception as exc:  # never break the host
-            log.warning("jitimport: could not compile already-imported module %s (%s: %s)", name, type(exc).__name__, exc)
+            _log().warning("jitimport: could not compile already-imported module %s (%s: %s)", name, type(exc).__name__, exc)
 
 
 # --- include=[...] ------------------------------------------------------------------
@@ -191,27 +209,29 @@ def _register_include(name: str) -> None:
     try:
         import wrapt
     except ImportError as exc:
-        log.warning("jitimport: install(include=...) needs wrapt (%s); %s stays Python", exc, name)
+        _log().warning("jitimport: install(include=...) needs wrapt (%s); %s stays Python", exc, name)
         return
     wrapt.register_post_import_hook(_include_hook, name)
 
 
-def _include_hook(module: ModuleType) -> None:
+def _include_hook(module: "ModuleType") -> None:
     """wrapt post-import hook: compile a module named in ``include=`` (must never raise)."""
     try:
         name = getattr(module, "__name__", None)
         if _finder is None or name not in _include:
             return
+        if not _native_ready():
+            return
         path = getattr(module, "__file__", None)
         compile_module_namespace(module, path if isinstance(path, str) else None, context="is in include=")
     except Exception as exc:
-        log.warning("jitimport: could not compile included module %r (%s: %s)", module, type(exc).__name__, exc)
+        _log().warning("jitimport: could not compile included module %r (%s: %s)", module, type(exc).__name__, exc)
 
 
 # --- the after-the-fact swap ------------------------------------------------------------
 
 
-def _plan(module: ModuleType, path: str | None) -> list[tuple[str, str | None]] | None:
+def _plan(module: "ModuleType", path: "str | None") -> "list[tuple[str, str | None]] | None":
     """Which defs to swap, from the module's source; None when there is no source."""
     from .transform import plan_functions
 
@@ -236,8 +256,12 @@ def _plan(module: ModuleType, path: str | None) -> list[tuple[str, str | None]] 
         return None
 
 
-def _discover(module: ModuleType) -> list[tuple[str, str | None]]:
+def _discover(module: "ModuleType") -> "list[tuple[str, str | None]]":
     """Without source: every plain function / staticmethod defined in the module."""
+    from types import FunctionType
+
+    from .classbody import implicit_wrapper
+
     plan: list[tuple[str, str | None]] = []
 
     def walk(ns: dict, prefix: str, depth: int) -> None:
@@ -267,20 +291,22 @@ def _is_native(obj: object) -> bool:
         return False
 
 
-def compile_module_namespace(module: ModuleType, path: str | None, context: str) -> int:
+def compile_module_namespace(module: "ModuleType", path: "str | None", context: str) -> int:
     """Swap the eligible functions of an executed module in its namespace; returns how many.
 
     References taken before the swap (``from m import f`` elsewhere, tables,
     closures) cannot be updated: they get one warning per module.  Plain
     aliases in the module's own namespace *are* updated.
     """
+    from types import FunctionType
+
     from .runtime import compile_or_keep
 
     modname = module.__name__
     plan = _plan(module, path)
     if plan is None:
         plan = _discover(module)
-    swapped: list[tuple[str, FunctionType, object]] = []
+    swapped: "list[tuple[str, FunctionType, object]]" = []
     old_wrappers: list[object] = []
     for qualname, reason in plan:
         if reason is not None:
@@ -318,7 +344,7 @@ def compile_module_namespace(module: ModuleType, path: str | None, context: str)
 
 
 def _warn_stale_references(
-    modname: str, swapped: list[tuple[str, FunctionType, object]], old_wrappers: list[object], context: str
+    modname: str, swapped: "list[tuple[str, FunctionType, object]]", old_wrappers: "list[object]", context: str
 ) -> None:
     import gc
 
@@ -329,7 +355,7 @@ def _warn_stale_references(
         ignore.add(id(getattr(native, "__dict__", None)))
     for item in swapped:
         ignore.add(id(item))
-    module_dicts = {id(vars(m)): n for n, m in list(sys.modules.items()) if isinstance(m, ModuleType)}
+    module_dicts = {id(vars(m)): n for n, m in list(sys.modules.items()) if isinstance(m, _ModuleType)}
     where: dict[str, list[str]] = {}
     frame = sys._getframe()
     for referrer in gc.get_referrers(*originals):
@@ -344,7 +370,7 @@ def _warn_stale_references(
                 where.setdefault(qualname, []).append(place)
     if where:
         details = "; ".join(f"{q} (held by {', '.join(places)})" for q, places in where.items())
-        log.warning(
+        _log().warning(
             "jitimport: %s %s; its functions are native from now on, but references taken "
             "earlier still run Python: %s", modname, context, details,
         )

@@ -6,22 +6,60 @@ namespace packages, zip imports, frozen and built-in modules are resolved by
 the normal machinery.  Only a spec whose loader is exactly the stock
 ``SourceFileLoader`` and whose file has the pragma in its header gets a
 :class:`JitSourceFileLoader`; every other spec is returned as it came.
-"""
-from __future__ import annotations
 
+Installing the finder costs nothing beyond this module and ``pragma``: the
+loader (and with it the AST transform) is imported at the first pragma
+module, and so is the platform probe (:meth:`JitFinder.native_ready`).  When
+the probe says native code cannot run here, the finder switches itself off
+(``off``): that module and every later one are imported exactly as without
+the hook.
+"""
 import os
 import sys
-from importlib.machinery import ModuleSpec, SourceFileLoader
 
-from .loader import JitSourceFileLoader, jit_cache_for_source
 from .pragma import has_pragma
+
+try:  # the import system's own module (what importlib.machinery re-exports), loaded at start-up
+    from _frozen_importlib_external import SourceFileLoader
+except ImportError:  # pragma: no cover - an interpreter without the frozen bootstrap
+    from importlib.machinery import SourceFileLoader
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: type checkers treat any name TYPE_CHECKING as true
+if TYPE_CHECKING:  # pragma: no cover
+    from importlib.machinery import ModuleSpec
 
 
 class JitFinder:
     """Meta path finder delegating to the finders after it; see the module docstring."""
 
-    def find_spec(self, fullname: str, path=None, target=None) -> ModuleSpec | None:
+    def __init__(self) -> None:
+        #: True once the probe said native code cannot run here: the finder then finds nothing.
+        self.off = False
+        self._ready = False
+
+    def native_ready(self) -> bool:
+        """Can pragma modules be compiled?  Asks the platform probe once (at the first pragma module).
+
+        On "no" the one process-wide warning is logged (``availability.check``)
+        and the finder switches off for good, as ``install()`` itself does
+        when the answer is already known.
+        """
+        if self._ready:
+            return True
+        if self.off:
+            return False
+        from .availability import check
+
+        if check() is None:
+            self._ready = True
+        else:
+            self.off = True
+        return self._ready
+
+    def find_spec(self, fullname: str, path=None, target=None) -> "ModuleSpec | None":
         # Hot path: runs for every import while the hook is installed.
+        if self.off:
+            return None
         meta_path = sys.meta_path
         if meta_path and meta_path[0] is self:  # the usual place
             start = 1
@@ -52,7 +90,9 @@ class JitFinder:
                 wanted = has_pragma(origin)
             except Exception:  # never let the pragma check break an import
                 wanted = False
-            if wanted:
+            if wanted and self.native_ready():
+                from .loader import JitSourceFileLoader, jit_cache_for_source
+
                 spec.loader = JitSourceFileLoader(fullname, origin)
                 cached = jit_cache_for_source(origin)
                 if cached is not None and spec.has_location:

@@ -5,11 +5,12 @@ while the hook is active, so it must cost next to nothing: it reads the first
 block of the file with one ``os.read`` and looks only at the header, i.e. the
 comment/blank lines before the first statement (the same place as a coding
 cookie).  A string literal or a comment further down never counts.
-"""
-from __future__ import annotations
 
+It runs at interpreter start-up (``JITIMPORT=1``), so it imports nothing but
+``os`` (already loaded by then): the pragma line is matched by hand, not with
+``re``, which would cost more than the rest of the activation together.
+"""
 import os
-import re
 
 PRAGMA = "# minijit: native"
 SKIP = "# minijit: skip"
@@ -21,10 +22,23 @@ _MAX_HEADER = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
 # First bytes a file can start with when it has a comment header at all.
 HEADER_START = frozenset((b"#", b" ", b"\t", b"\f", b"\r", b"\n", b"\xef", b""))
-# ``#`` , optional blanks, ``minijit:``, optional blanks, ``native``, then
-# nothing but blanks or a further comment.
-_PRAGMA_RE = re.compile(rb"#[ \t]*minijit[ \t]*:[ \t]*native[ \t]*(?:#.*)?\Z")
-_SKIP_RE = re.compile(r"#[ \t]*minijit[ \t]*:[ \t]*skip[ \t]*(?:#.*)?\Z")
+_BLANKS = b" \t"
+
+
+def is_marker_line(line: bytes, word: bytes) -> bool:
+    """True for ``#``, blanks, ``minijit``, blanks, ``:``, blanks, ``word``, then blanks or a further comment.
+
+    The same language as the regular expression
+    ``#[ \\t]*minijit[ \\t]*:[ \\t]*WORD[ \\t]*(?:#.*)?\\Z`` on one line (no newline in it).
+    """
+    if line[:1] != b"#":
+        return False
+    rest = line[1:].lstrip(_BLANKS)
+    for token in (b"minijit", b":", word):
+        if not rest.startswith(token):
+            return False
+        rest = rest[len(token):].lstrip(_BLANKS)
+    return not rest or rest[:1] == b"#"
 
 
 def header_has_pragma(data: bytes) -> bool | None:
@@ -47,7 +61,7 @@ def header_has_pragma(data: bytes) -> bool | None:
             continue
         if line[0:1] != b"#":
             return False  # first statement (or docstring): header is over
-        if b"minijit" in line and _PRAGMA_RE.match(line):
+        if b"minijit" in line and is_marker_line(line, b"native"):
             return True
     return None
 
@@ -95,4 +109,4 @@ def source_has_pragma(source: bytes | str) -> bool:
 
 def is_skip_comment(comment: str) -> bool:
     """True for a ``# minijit: skip`` comment token (as produced by tokenize)."""
-    return bool(_SKIP_RE.match(comment.strip()))
+    return is_marker_line(comment.strip().encode("utf-8", "surrogateescape"), b"skip")

@@ -6,34 +6,44 @@ function, keyed by (module, qualname): a reload replaces the record instead of
 adding one, so a long-running process that reloads modules does not grow.
 The store is a dict behind a lock: imports can happen on several threads at
 once.
+
+``install()`` (and so ``JITIMPORT=1`` start-up) imports this module, so it
+imports nothing that is not loaded already: the lock comes from ``_thread``
+rather than ``threading``, and :class:`FunctionReport` (a ``typing.NamedTuple``)
+lives in ``function_report`` and is loaded with the first record.
 """
-from __future__ import annotations
-
 import sys
-import threading
-from typing import NamedTuple, TextIO
+from _thread import allocate_lock
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: type checkers treat any name TYPE_CHECKING as true
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import TextIO
 
-class FunctionReport(NamedTuple):
-    """One function the hook looked at."""
+    from .function_report import FunctionReport
 
-    module: str
-    qualname: str
-    native: bool
-    reason: str | None  # None when native; otherwise why it stayed Python
-
-
-_lock = threading.Lock()
+_lock = allocate_lock()
 #: (module, qualname) -> latest outcome; a dict keeps the first-seen order of its keys.
-_records: dict[tuple[str, str], FunctionReport] = {}
+_records: "dict[tuple[str, str], FunctionReport]" = {}
 _notes: list[str] = []
 _requested = False
 
 
+def __getattr__(name: str) -> object:
+    """``reporting.FunctionReport`` (kept importable from here) without loading ``typing`` at install."""
+    if name == "FunctionReport":
+        from .function_report import FunctionReport
+
+        return FunctionReport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def record(module: str, qualname: str, native: bool, reason: str | None = None) -> None:
     """Remember the outcome for one function (a later outcome for the same name replaces it)."""
+    from .function_report import FunctionReport
+
+    entry = FunctionReport(module, qualname, native, reason)
     with _lock:
-        _records[module, qualname] = FunctionReport(module, qualname, native, reason)
+        _records[module, qualname] = entry
 
 
 def mark_requested() -> None:
@@ -49,7 +59,7 @@ def note(message: str) -> None:
             _notes.append(message)
 
 
-def report() -> list[FunctionReport]:
+def report() -> "list[FunctionReport]":
     """Every function seen so far, latest outcome per (module, qualname), in first-seen order."""
     with _lock:
         return list(_records.values())
@@ -70,7 +80,7 @@ def format_report() -> str:
     native = sum(r.native for r in rows)
     lines = [f"jitimport report: {native} function(s) native, {len(rows) - native} kept in Python"]
     lines.extend(f"  note: {n}" for n in notes)
-    modules: dict[str, list[FunctionReport]] = {}
+    modules: "dict[str, list[FunctionReport]]" = {}
     for r in rows:
         modules.setdefault(r.module, []).append(r)
     for module, items in modules.items():
@@ -84,7 +94,7 @@ def format_report() -> str:
     return "\n".join(lines)
 
 
-def print_report(stream: TextIO | None = None) -> None:
+def print_report(stream: "TextIO | None" = None) -> None:
     """Print the report (to stderr by default, so it never mixes with a program's stdout)."""
     stream = stream or sys.stderr
     try:
