@@ -1,0 +1,211 @@
+"""The pytest plugin (entry point ``pytest11``: loaded by every pytest run where jitimport is installed).
+
+It does nothing unless asked:
+
+* ``pytest --jitimport`` (or ``jitimport = true`` in the ini file) installs the
+  import hook in ``pytest_load_initial_conftests``, before pytest imports any
+  conftest file or test module, so the code under test and pragma test modules
+  go native for the whole session;
+* ``--jitimport-report`` adds a terminal summary section: which functions went
+  native, which stayed Python and why (from ``jitimport.report()``; with
+  pytest-xdist, the workers' rows are gathered on the controller);
+* ``--jitimport-verify`` turns on verify mode (``JITIMPORT_VERIFY=1``) for the
+  session: every native call also runs the Python original and compares.
+
+**Assertion rewriting.**  pytest loads test modules (and conftest files, and
+modules given to ``register_assert_rewrite``) through its own loader, which
+rewrites their ``assert`` statements; our finder passes such specs through
+untouched (it only takes over the stock ``SourceFileLoader``).  Two
+AST-rewriting loaders cannot both compile one module, so for those modules the
+plugin lets pytest load them and then swaps their eligible functions in the
+module namespace (``hook.activate.compile_module_namespace``), as
+``install()`` does for pragma modules imported before it.  Assertions keep
+pytest's messages; what the module's own top-level code captured while it ran
+(a list of its functions, a ``parametrize`` argument) keeps the Python
+function, and a warning names such references.  Test functions themselves are
+never eligible (they call and assert), so what goes native there are the
+module's helper functions.
+
+With pytest-xdist every worker is a pytest process of its own that loads this
+plugin with the same options, so it installs the hook itself.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from types import ModuleType
+from typing import Any, Callable
+
+import pytest
+
+_REPORT_KEY = "jitimport_report"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("jitimport", "jitimport (native code for '# minijit: native' modules)")
+    group.addoption(
+        "--jitimport", action="store_true", default=False,
+        help="activate the jitimport import hook for the session (before conftest files and test modules are "
+             "imported): eligible functions of '# minijit: native' modules run as native code",
+    )
+    group.addoption(
+        "--jitimport-report", action="store_true", default=False,
+        help="add a terminal summary section: which functions went native, which stayed Python and why",
+    )
+    group.addoption(
+        "--jitimport-verify", action="store_true", default=False,
+        help="verify mode (as JITIMPORT_VERIFY=1): every native call also runs the Python original and raises "
+             "jitimport.VerificationError when the outcomes differ",
+    )
+    parser.addini("jitimport", type="bool", default=False, help="activate the jitimport import hook (as --jitimport)")
+
+
+def _wanted(config: pytest.Config) -> bool:
+    return bool(config.known_args_namespace.jitimport or config.getini("jitimport")) \
+        if hasattr(config, "known_args_namespace") else False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Runs before pytest imports the first conftest file: the earliest a plugin can act."""
+    if getattr(early_config.known_args_namespace, "jitimport_verify", False):
+        os.environ["JITIMPORT_VERIFY"] = "1"  # read through jitimport.config; inherited by subprocesses
+    if not _wanted(early_config):
+        return
+    import jitimport
+
+    handle = jitimport.install()
+    session = _Session(handle)
+    session.patch_assertion_rewriter()
+    early_config.stash[_session_key] = session
+
+
+_session_key: pytest.StashKey[_Session] = pytest.StashKey()
+
+
+class _Session:
+    """What the plugin changed for this session, so that ``pytest_unconfigure`` can undo it."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        #: (rewriting hook, the ``exec_module`` we put on the instance).
+        self.patched: list[tuple[Any, Callable[[ModuleType], None]]] = []
+
+    def patch_assertion_rewriter(self) -> None:
+        """Make pytest's rewriting loader hand its pragma modules to the hook once they ran."""
+        try:
+            from _pytest.assertion.rewrite import AssertionRewritingHook
+        except ImportError:  # a pytest without assertion rewriting: nothing to cooperate with
+            return
+        for finder in sys.meta_path:
+            if isinstance(finder, AssertionRewritingHook) and "exec_module" not in vars(finder):
+                wrapper = _swap_after(finder.exec_module)
+                finder.exec_module = wrapper  # type: ignore[method-assign]
+                self.patched.append((finder, wrapper))
+
+    def undo(self) -> None:
+        for finder, wrapper in self.patched:
+            if vars(finder).get("exec_module") is wrapper:
+                del finder.exec_module
+        self.patched.clear()
+        self.handle.uninstall()
+
+
+def _swap_after(exec_module: Callable[[ModuleType], None]) -> Callable[[ModuleType], None]:
+    """``exec_module`` of pytest's rewriting loader, followed by the swap for pragma modules."""
+
+    def exec_then_swap(module: ModuleType) -> None:
+        exec_module(module)
+        _swap_pragma_module(module)
+
+    return exec_then_swap
+
+
+def _swap_pragma_module(module: ModuleType) -> None:
+    """Compile a rewritten module's eligible functions if it has the pragma; never raises."""
+    try:
+        from .hook.activate import compile_module_namespace, is_installed
+        from .hook.pragma import has_pragma
+
+        path = getattr(module, "__file__", None)
+        if not isinstance(path, str) or not is_installed() or not has_pragma(path):
+            return
+        compile_module_namespace(module, path, context="was loaded by pytest's assertion rewriter")
+    except Exception as exc:  # a broken swap costs speed, never a test module
+        import logging
+
+        logging.getLogger("jitimport").warning(
+            "jitimport: could not compile test module %s (%s: %s)", getattr(module, "__name__", module),
+            type(exc).__name__, exc,
+        )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(_session_key, None)
+    if session is not None:
+        session.undo()
+        del config.stash[_session_key]
+
+
+# --- the report -------------------------------------------------------------------------------
+
+def _rows() -> list[tuple[str, str, bool, str | None]]:
+    if "jitimport.hook.reporting" not in sys.modules:
+        return []
+    import jitimport
+
+    return [tuple(row) for row in jitimport.report()]  # type: ignore[misc]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: hand this process's report rows to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if isinstance(workeroutput, dict) and session.config.getoption("jitimport_report"):
+        workeroutput[_REPORT_KEY] = _rows()
+
+
+_worker_rows: dict[tuple[str, str], tuple[str, str, bool, str | None]] = {}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the xdist controller: gather a finished worker's rows (hook specified by xdist)."""
+    for row in getattr(node, "workeroutput", {}).get(_REPORT_KEY, ()):
+        module, qualname, native, reason = row
+        _worker_rows[module, qualname] = (module, qualname, native, reason)
+
+
+def format_summary(rows: list[tuple[str, str, bool, str | None]], active: bool) -> list[str]:
+    """The lines of the terminal summary section."""
+    if not rows:
+        if not active:
+            return ["the import hook was not active (use --jitimport, 'jitimport = true' in the ini file, "
+                    "or JITIMPORT=1): no function was compiled on import"]
+        return ["no '# minijit: native' module was imported"]
+    native = [r for r in rows if r[2]]
+    python = [r for r in rows if not r[2]]
+    lines = [f"{len(native)} function(s) native, {len(python)} kept in Python"]
+    if native:
+        lines.append("native:")
+        lines.extend(f"  {module}.{qualname}" for module, qualname, _, _ in native)
+    if python:
+        lines.append("kept in Python:")
+        width = max(len(f"{m}.{q}") for m, q, _, _ in python)
+        lines.extend(f"  {(module + '.' + qualname).ljust(width)}  {reason}" for module, qualname, _, reason in python)
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if not config.getoption("jitimport_report"):
+        return
+    rows = {(r[0], r[1]): r for r in _rows()}
+    rows.update(_worker_rows)
+    active = _session_key in config.stash or _hook_installed() or bool(_worker_rows)
+    terminalreporter.write_sep("=", "jitimport")
+    for line in format_summary(list(rows.values()), active):
+        terminalreporter.write_line(line)
+
+
+def _hook_installed() -> bool:
+    activate = sys.modules.get("jitimport.hook.activate")
+    return bool(activate is not None and activate.is_installed())
