@@ -158,10 +158,6 @@ class _Unsupported(Exception):
         self.reason = reason
 
 
-class _Restart(Exception):
-    """A block's entry signature was widened: translate again from the start."""
-
-
 def _shape(item: StackItem) -> object:
     if isinstance(item, ir.Value):
         return "v"
@@ -223,7 +219,8 @@ class Frontend:
     ``entries``      leader offset -> its block and entry signature;
     ``pending``      leader offsets whose block is created but not yet translated;
     ``read_params``  indices of the parameters the translated code reads;
-    ``lineno``       the source line of the current instruction.
+    ``lineno``       the source line of the current instruction;
+    ``restart``      a signature was widened: this attempt's IR is discarded.
 
     Kept across attempts: ``widen`` (leader offset -> locals that may be unbound there).
     """
@@ -247,6 +244,8 @@ class Frontend:
         self.pending: list[int] = []
         self.read_params: set[int] = set()
         self.lineno: int | None = self.code.co_firstlineno
+        #: A block's signature was widened during this attempt: translate again.
+        self.restart = False
 
     # -- errors -------------------------------------------------------------------------
     def refuse(self, reason: str, lineno: int | None = None) -> NotCompilable:
@@ -257,11 +256,10 @@ class Frontend:
         self._check_signature()
         attempts = 2 + len(self.leaders) * max(1, len(self.code.co_varnames))
         for _ in range(attempts):
-            try:
-                self._translate()
+            self._translate()
+            if not self.restart:
                 break
-            except _Restart:
-                self._reset()
+            self._reset()
         else:  # pragma: no cover - signatures only widen, so this converges
             raise self.refuse("the control flow is too complex")
         return ir.Function(
@@ -388,22 +386,23 @@ class Frontend:
         else:
             if shapes != entry.shapes:
                 raise self.refuse("unexpected bytecode (the stack differs between paths)")
+            # A disagreement widens the signature; the translation goes on (collecting every
+            # widening in one pass) and is then redone, its IR discarded.
             for name, local in state.locals.items():
                 if name not in entry.kinds or (not entry.kinds[name] and isinstance(local, _Maybe)):
                     widened.add(name)
-                    raise _Restart
+                    self.restart = True
             for name, maybe in entry.kinds.items():
                 if not maybe and name not in state.locals:
                     widened.add(name)
-                    raise _Restart
+                    self.restart = True
         args: list[ir.Value] = []
         for item in state.stack:
             args += _flatten(item)
         for name, maybe in entry.kinds.items():
             local = state.locals.get(name)
             if not maybe:
-                assert isinstance(local, ir.Value)
-                args.append(local)
+                args.append(local if isinstance(local, ir.Value) else ir.Const(0))  # (restarting)
             elif local is None:
                 args += [ir.Const(0), ir.Const(False)]
             elif isinstance(local, _Maybe):
