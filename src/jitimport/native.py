@@ -130,8 +130,9 @@ def _rebuild(original: Callable[..., Any]) -> Any:
     function with every task compiles it once.
     """
     try:
-        from .compiler import compile_native
-        return compile_native(original)
+        # Through the package's public entry point (loaded lazily there): this module sits
+        # below the compiler and never imports it.
+        return sys.modules[__package__].compile_native(original)
     except Exception:  # never fail a load for the sake of speed
         return original
 
@@ -209,11 +210,22 @@ def make_native(original: Callable[..., Any], code: CodeBlock, entry: int,
     return obj
 
 
+#: ``verify.NATIVE_ATTRIBUTE``: in verify mode the hook and ``@jit`` hand out a Python wrapper that
+#: holds the native under this name; ``is_native`` and ``original`` see through it.
+_VERIFIED_NATIVE = "__jitimport_verified_native__"
+
+
+def _unverified(obj: object) -> object:
+    if type(obj) is types.FunctionType:
+        return obj.__dict__.get(_VERIFIED_NATIVE, obj)
+    return obj
+
+
 def is_native(obj: object) -> bool:
-    """True for an object made by jitimport (also through a staticmethod)."""
+    """True for an object made by jitimport (also through a staticmethod or a verify-mode wrapper)."""
     if isinstance(obj, staticmethod):
         obj = obj.__func__
-    return type(obj) is NativeFunction
+    return type(_unverified(obj)) is NativeFunction
 
 
 _Obj = TypeVar("_Obj")
@@ -234,8 +246,9 @@ def original(obj: object) -> Any:
     """
     if isinstance(obj, staticmethod):
         obj = obj.__func__
-    if type(obj) is NativeFunction:
-        return _FALLBACK.__get__(obj, NativeFunction)
+    native = _unverified(obj)
+    if type(native) is NativeFunction:
+        return _FALLBACK.__get__(native, NativeFunction)
     return obj
 
 
