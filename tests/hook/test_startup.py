@@ -23,7 +23,7 @@ from ._util import base_env, run, run_code
 #: jitimport modules that activation may load; everything else waits for the first pragma module.
 LIGHT = {
     "jitimport", "jitimport.config", "jitimport.hook", "jitimport.hook._startup", "jitimport.hook.activate",
-    "jitimport.hook.finder", "jitimport.hook.pragma", "jitimport.hook.reporting",
+    "jitimport.hook.finder", "jitimport.hook.pragma",
 }
 
 LIST_MODULES = "import json, sys; print(json.dumps(sorted(sys.modules)))"

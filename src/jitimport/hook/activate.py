@@ -28,7 +28,6 @@ import sys
 from _thread import RLock
 
 from .. import config
-from . import reporting as _report
 from .finder import JitFinder, _SourceFileLoader
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: type checkers treat any name TYPE_CHECKING as true
@@ -43,6 +42,9 @@ _generation = 0
 _include: set[str] = set()
 _registered_include: set[str] = set()
 _ModuleType = type(sys)
+#: ``install()`` was called (whatever came of it): the exit report is about the hook, not its absence.
+#: Read by ``reporting`` (which ``install()`` does not import unless there is something to report).
+requested = False
 
 
 def _log() -> "object":
@@ -104,19 +106,23 @@ def is_installed() -> bool:
 
 def install(include: "Iterable[str] | None" = None) -> Handle:
     """Activate the import hook; see the module docstring for the exact semantics."""
-    global _finder, _handles
+    global _finder, _handles, requested
     if isinstance(include, str):
         include = [include]
     names = [n for n in (include or ()) if n]
-    _report.mark_requested()
+    requested = True
     if config.flag(config.REPORT):
-        _report.print_at_exit()
+        from .reporting import print_at_exit
+
+        print_at_exit()
     if config.flag(config.DISABLE):
         reason = f"disabled by {config.DISABLE.name}"
         config.warn_once(
             config.UNAVAILABLE, f"jitimport: native code is not available here ({reason}); everything runs as plain Python",
         )
-        _report.note(f"{reason}: everything runs as plain Python")
+        from .reporting import note
+
+        note(f"{reason}: everything runs as plain Python")
         return Handle(False, _generation)
     reason = _unsupported_reason()
     if reason is not None:
@@ -300,6 +306,7 @@ def compile_module_namespace(module: "ModuleType", path: "str | None", context: 
     """
     from types import FunctionType
 
+    from .reporting import record
     from .runtime import compile_or_keep
 
     modname = module.__name__
@@ -310,7 +317,7 @@ def compile_module_namespace(module: "ModuleType", path: "str | None", context: 
     old_wrappers: list[object] = []
     for qualname, reason in plan:
         if reason is not None:
-            _report.record(modname, qualname, False, reason)
+            record(modname, qualname, False, reason)
             continue
         *outer, leaf = qualname.split(".")
         owner: object = module

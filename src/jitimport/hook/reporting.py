@@ -7,10 +7,11 @@ adding one, so a long-running process that reloads modules does not grow.
 The store is a dict behind a lock: imports can happen on several threads at
 once.
 
-``install()`` (and so ``JITIMPORT=1`` start-up) imports this module, so it
-imports nothing that is not loaded already: the lock comes from ``_thread``
-rather than ``threading``, and :class:`FunctionReport` (a ``typing.NamedTuple``)
-lives in ``function_report`` and is loaded with the first record.
+``JITIMPORT_REPORT=1`` start-up imports this module, so it imports nothing
+that is not loaded already: the lock comes from ``_thread`` rather than
+``threading``, and :class:`FunctionReport` (a ``typing.NamedTuple``) lives in
+``function_report`` and is loaded with the first record.  ``install()`` does
+not import it at all unless there is something to report.
 """
 import sys
 from _thread import allocate_lock
@@ -47,9 +48,15 @@ def record(module: str, qualname: str, native: bool, reason: str | None = None) 
 
 
 def mark_requested() -> None:
-    """``install()`` was called (whatever came of it): the report is about the hook, not its absence."""
+    """The hook was asked for (whatever came of it): the report is about the hook, not its absence."""
     global _requested
     _requested = True
+
+
+def _install_called() -> bool:
+    """``install()`` ran (it keeps the flag itself, so that it need not import this module)."""
+    activate = sys.modules.get(f"{__package__}.activate")
+    return bool(getattr(activate, "requested", False))
 
 
 def note(message: str) -> None:
@@ -70,7 +77,7 @@ def format_report() -> str:
     rows = report()
     with _lock:
         notes = list(_notes)
-    if not _requested and not rows:
+    if not (_requested or _install_called()) and not rows:
         lines = [
             "jitimport report: the import hook is not active in this process, so no module was compiled on import",
             "  note: activate it with JITIMPORT=1, `python -m jitimport script.py`, or jitimport.install()",
