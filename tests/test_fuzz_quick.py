@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(unsupported_reason() is not None,
                                 reason=f"native code unavailable: {unsupported_reason()}")
 
 SEED = 20240611
-FUNCTIONS = int(os.environ.get("JITIMPORT_QUICK_FUZZ_FUNCTIONS", "1000"))
+FUNCTIONS = int(os.environ.get("JITIMPORT_QUICK_FUZZ_FUNCTIONS", "400"))
 SELFTEST = f"{runner.__package__}.selftest"
 
 #: Compile errors found by the fuzzer, reported, and pinned by an xfail(strict) test under
@@ -207,7 +207,7 @@ def test_runner_catches_and_minimises_a_control_flow_mismatch(tmp_path: Path) ->
 
 
 def test_runner_survives_and_reports_a_crash(tmp_path: Path) -> None:
-    campaign = runner.Campaign(8, compiler=f"{SELFTEST}:crashing_compile", calls_per_function=40,
+    campaign = runner.Campaign(8, compiler=f"{SELFTEST}:crashing_compile", calls_per_function=25,
                                batch_size=8, regressions=tmp_path, minimise_budget=30.0,
                                mode="straight")
     stats = campaign.run_for(max_functions=8)
@@ -228,7 +228,7 @@ def test_runner_kills_and_reports_a_hang(tmp_path: Path) -> None:
     job = gen.Job(spec.source(), spec.name, calls, True, spec, spec.mode)
     other = gen.Job("def f(a, b):\n    return a - b\n", "f", [((1, 2), {})], True, None, "straight")
     campaign = runner.Campaign(1, compiler=f"{SELFTEST}:hanging_compile", regressions=tmp_path,
-                               minimise_budget=3.0, stall_timeout=0.75)
+                               minimise_budget=1.0, stall_timeout=0.75)
     campaign.run_batch([job, other])
     stats = campaign.stats
     assert stats.hangs == 1 and stats.crashes == 0 and stats.functions == 2, stats.report()

@@ -1,18 +1,19 @@
 """The child process of the differential runner: compile, call both sides, report.
 
-``python -m <package>.child COMPILER [--stop-at-first]`` reads a pickled list of
-``(source, name, calls)`` from stdin and writes one JSON event per line on
-stdout (``start``, ``refused``, ``error``, ``case``, ``mismatch``, ``done``).
-It imports only the standard library and the compiler under test, so a child
-starts fast: the runner starts one per batch, and one per round while
-minimising.
+``python -m <package>.child COMPILER`` reads requests from stdin, each an 8-byte
+big-endian length and a pickled dict (``jobs``: ``(source, name, calls)``
+tuples; ``verbose``; ``stop_at_first``), and answers each with JSON events, one per line on stdout
+(``start``, ``refused``, ``error``, ``case``, ``mismatch``, ``done``) and a
+final ``{"end": n}``; it exits at the end of stdin.  A campaign sends one
+request per child (a fresh interpreter per batch); the minimiser sends one per
+round to the same child, which saves starting an interpreter each time.  It
+imports only the standard library and the compiler under test.
 """
 from __future__ import annotations
 
 import importlib
 import json
 import linecache
-import os
 import pickle
 import sys
 import warnings
@@ -53,16 +54,14 @@ def _emit(event: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def child_main(compiler_path: str, stop_at_first: bool = False) -> None:
-    """Run the jobs pickled on stdin; one JSON event per line on stdout.
+def run_jobs(jobs: list[tuple[str, str, list[Any]]], compile_fn: Callable[[Any], Any],
+             refused: type[BaseException], verbose: bool = False,
+             stop_at_first: bool = False) -> None:
+    """Compile and compare each job, reporting events.
 
-    ``stop_at_first``: return after the first mismatch or compile error (the minimiser
-    only wants the first failing candidate of a group)."""
-    jobs: list[tuple[str, str, list[Any]]] = pickle.load(sys.stdin.buffer)
-    compile_fn, refused = _load_compiler(compiler_path)
-    # Warnings are not part of the compared outcome: ~ on a bool (3.12+) would only add noise.
-    warnings.simplefilter("ignore")
-    verbose = os.environ.get("JITFUZZ_VERBOSE") == "1"
+    ``verbose``: one ``case`` event before each call (to find the call that crashes or
+    hangs).  ``stop_at_first``: return after the first mismatch or compile error (the
+    minimiser only wants the first failing candidate of a group)."""
     for k, (source, name, calls) in enumerate(jobs):
         _emit({"start": k})
         namespace: dict[str, Any] = {}
@@ -96,6 +95,32 @@ def child_main(compiler_path: str, stop_at_first: bool = False) -> None:
             return
 
 
+def read_request(stream: Any) -> dict[str, Any] | None:
+    """The next request on ``stream``, or None at its end."""
+    header = stream.read(8)
+    if len(header) < 8:
+        return None
+    return pickle.loads(stream.read(int.from_bytes(header, "big")))
+
+
+def frame(request: dict[str, Any]) -> bytes:
+    """``request`` as the child reads it."""
+    payload = pickle.dumps(request)
+    return len(payload).to_bytes(8, "big") + payload
+
+
+def child_main(compiler_path: str) -> None:
+    compile_fn, refused = _load_compiler(compiler_path)
+    # Warnings are not part of the compared outcome: ~ on a bool (3.12+) would only add noise.
+    warnings.simplefilter("ignore")
+    while True:
+        request = read_request(sys.stdin.buffer)
+        if request is None:
+            return
+        run_jobs(request["jobs"], compile_fn, refused, request.get("verbose", False),
+                 request.get("stop_at_first", False))
+        _emit({"end": len(request["jobs"])})
+
+
 if __name__ == "__main__":
-    child_main(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_COMPILER,
-               stop_at_first="--stop-at-first" in sys.argv[2:])
+    child_main(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_COMPILER)

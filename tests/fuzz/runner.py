@@ -21,7 +21,7 @@ import hashlib
 import itertools
 import json
 import os
-import pickle
+import queue
 import random
 import re
 import subprocess
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from .child import DEFAULT_COMPILER, MyInt, outcome
+from .child import DEFAULT_COMPILER, MyInt, frame, outcome
 from .gen import (MODES, Assign, Binary, BoolOp, Call, Compare, Const, For, FuncSpec, Generator,
                   If, IfExp, Job, Node, Return, Stmt, Unary, Var, While, check, guard)
 
@@ -60,7 +60,7 @@ def _package_root() -> Path:
     return root
 
 
-def _child_env(verbose: bool) -> dict[str, str]:
+def _child_env() -> dict[str, str]:
     import jitimport
     src = Path(jitimport.__file__).resolve().parent.parent
     env = dict(os.environ)
@@ -68,7 +68,6 @@ def _child_env(verbose: bool) -> dict[str, str]:
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
-    env["JITFUZZ_VERBOSE"] = "1" if verbose else "0"
     env.pop("JITIMPORT_DISABLE", None)
     return env
 
@@ -76,7 +75,7 @@ def _child_env(verbose: bool) -> dict[str, str]:
 @dataclass
 class ChildResult:
     events: list[dict[str, Any]]
-    returncode: int | None     # None: killed because it hung
+    returncode: int | None     # None: killed because it hung; 0: answered every job
     stderr: str
 
     @property
@@ -96,65 +95,119 @@ class ChildResult:
         return cases[-1] if cases else None
 
 
+class Child:
+    """One child interpreter (:mod:`.child`) that runs requests until closed or dead.
+
+    Events are read by a thread into a queue, so that :meth:`run` can notice a child that
+    stays silent for ``stall_timeout`` seconds (it hangs: it is killed) or that dies."""
+
+    def __init__(self, compiler: str = DEFAULT_COMPILER, stall_timeout: float = STALL_TIMEOUT,
+                 timeout: float = BATCH_TIMEOUT) -> None:
+        self.stall_timeout = stall_timeout
+        self.timeout = timeout
+        self.proc = subprocess.Popen([sys.executable, "-m", f"{__package__}.child", compiler],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=_child_env())
+        self.dead = False
+        self._started = False
+        self._events: queue.Queue[bytes | None] = queue.Queue()
+        self._stderr: list[bytes] = []
+        self._threads = [threading.Thread(target=self._read_events, daemon=True),
+                         threading.Thread(target=self._read_stderr, daemon=True)]
+        for thread in self._threads:
+            thread.start()
+
+    def _read_events(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._events.put(line)
+        self._events.put(None)   # end of output: the child exited
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        self._stderr.append(self.proc.stderr.read())
+
+    def run(self, jobs: list[Job], verbose: bool = False,
+            stop_at_first: bool = False) -> ChildResult:
+        """Send ``jobs`` and collect the events until the child says it is done with them."""
+        assert not self.dead, "the child is dead: start another"
+        request = {"jobs": [(j.source, j.name, j.calls) for j in jobs], "verbose": verbose,
+                   "stop_at_first": stop_at_first}
+        events: list[dict[str, Any]] = []
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(frame(request))
+            self.proc.stdin.flush()
+        except OSError:
+            return self._death(events, hung=False)   # died before reading: its exit says why
+        started = time.monotonic()
+        # Starting the interpreter and importing the compiler may take a while on a busy
+        # machine: the first request's stall clock also allows for that.
+        allowance = self.stall_timeout + (0.0 if self._started else STARTUP_TIMEOUT)
+        self._started = True
+        while True:
+            remaining = self.timeout - (time.monotonic() - started)
+            try:
+                line = self._events.get(timeout=max(0.01, min(allowance, remaining)))
+            except queue.Empty:
+                self.proc.kill()
+                return self._death(events, hung=True)
+            allowance = self.stall_timeout
+            if line is None:
+                return self._death(events, hung=False)
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by the crash
+            if "end" in event:
+                return ChildResult(events, 0, "")
+            events.append(event)
+
+    def _death(self, events: list[dict[str, Any]], hung: bool) -> ChildResult:
+        self.dead = True
+        self.proc.wait()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        stderr = b"".join(self._stderr).decode(errors="replace")[-4000:]
+        while True:   # events that arrived after the last one read (a crash right after them)
+            try:
+                line = self._events.get_nowait()
+            except queue.Empty:
+                break
+            if line is not None:
+                try:
+                    events.append(json.loads(line))
+                except json.JSONDecodeError:
+                    pass
+        # An exit with status 0 before answering is a death too (say, sys.exit in the compiler).
+        code = None if hung else (self.proc.returncode if self.proc.returncode != 0 else -1)
+        return ChildResult(events, code, stderr)
+
+    def close(self) -> None:
+        if self.dead:
+            return
+        self.dead = True
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+
 def run_child(jobs: list[Job], compiler: str = DEFAULT_COMPILER, verbose: bool = False,
               stall_timeout: float = STALL_TIMEOUT, timeout: float = BATCH_TIMEOUT,
               stop_at_first: bool = False) -> ChildResult:
     """Run ``jobs`` in a fresh interpreter; survives its crash, and kills it when it hangs
     (no event for ``stall_timeout`` seconds, or ``timeout`` in all)."""
-    payload = pickle.dumps([(j.source, j.name, j.calls) for j in jobs])
-    cmd = [sys.executable, "-m", f"{__package__}.child", compiler]
-    if stop_at_first:
-        cmd.append("--stop-at-first")
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=_child_env(verbose))
-    lines: list[bytes] = []
-    errors: list[bytes] = []
-    last_event = [time.monotonic()]
-
-    def read_events() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            last_event[0] = time.monotonic()
-
-    def read_stderr() -> None:
-        assert proc.stderr is not None
-        errors.append(proc.stderr.read())
-
-    def feed() -> None:
-        assert proc.stdin is not None
-        try:
-            proc.stdin.write(payload)
-            proc.stdin.close()
-        except OSError:
-            pass  # the child died before reading everything: its exit says why
-
-    threads = [threading.Thread(target=t, daemon=True) for t in (read_events, read_stderr, feed)]
-    for thread in threads:
-        thread.start()
-    started = time.monotonic()
-    hung = False
-    while threads[0].is_alive():
-        threads[0].join(timeout=min(0.5, stall_timeout / 4))  # returns when stdout closes
-        now = time.monotonic()
-        # Starting the interpreter and importing the compiler may take a while on a busy
-        # machine: the stall clock runs from the first event on.
-        silent = now - last_event[0] if lines else max(0.0, now - started - STARTUP_TIMEOUT)
-        if threads[0].is_alive() and (silent > stall_timeout or now - started > timeout):
-            proc.kill()
-            hung = True
-            break
-    proc.wait()
-    for thread in threads:
-        thread.join(timeout=10)
-    events = []
-    for line in b"".join(lines).decode(errors="replace").splitlines():
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            pass  # a line cut by the crash
-    return ChildResult(events, None if hung else proc.returncode,
-                       b"".join(errors).decode(errors="replace")[-4000:])
+    child = Child(compiler, stall_timeout, timeout)
+    try:
+        return child.run(jobs, verbose, stop_at_first)
+    finally:
+        child.close()
 
 
 @dataclass
@@ -431,6 +484,24 @@ def signature(kind: str, detail: str) -> str:
     return kind
 
 
+class _Rounds:
+    """The child the minimiser's rounds share, replaced when a candidate kills it."""
+
+    def __init__(self, compiler: str, stall_timeout: float) -> None:
+        self.compiler = compiler
+        self.stall_timeout = stall_timeout
+        self.child: Child | None = None
+
+    def run(self, jobs: list[Job]) -> ChildResult:
+        if self.child is None or self.child.dead:
+            self.child = Child(self.compiler, self.stall_timeout)
+        return self.child.run(jobs, stop_at_first=True)
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.close()
+
+
 def minimise(spec: FuncSpec, args: tuple[Any, ...], kwargs: dict[str, Any], kind: str,
              compiler: str = DEFAULT_COMPILER, budget_seconds: float = 90.0,
              chunk: int = 400, detail: str = "",
@@ -438,33 +509,36 @@ def minimise(spec: FuncSpec, args: tuple[Any, ...], kwargs: dict[str, Any], kind
     """Greedy shrinking: keep the first smaller candidate that still fails the same way."""
     want = signature(kind, detail)
     deadline = time.monotonic() + budget_seconds
+    rounds = _Rounds(compiler, stall_timeout)
     progress = True
-    while progress and time.monotonic() < deadline:
-        progress = False
-        candidates = _candidates(spec, args, kwargs)
-        size = min(chunk, 40)   # the first candidates remove the most: try them soon
-        while time.monotonic() < deadline:
-            group = list(itertools.islice(candidates, size))
-            size = chunk
-            if not group:
-                break
-            found = _first_failing(group, kwargs, want, compiler, stall_timeout)
-            if found is not None:
-                (spec, args), detail = group[found[0]], found[1]
-                progress = True
-                break
+    try:
+        while progress and time.monotonic() < deadline:
+            progress = False
+            candidates = _candidates(spec, args, kwargs)
+            size = min(chunk, 16)   # the first candidates remove the most: try them soon
+            while time.monotonic() < deadline:
+                group = list(itertools.islice(candidates, size))
+                size = chunk
+                if not group:
+                    break
+                found = _first_failing(group, kwargs, want, rounds)
+                if found is not None:
+                    (spec, args), detail = group[found[0]], found[1]
+                    progress = True
+                    break
+    finally:
+        rounds.close()
     return spec, args, detail
 
 
 def _first_failing(group: list[tuple[FuncSpec, tuple[Any, ...]]], kwargs: dict[str, Any],
-                   want: str, compiler: str,
-                   stall_timeout: float = MINIMISE_STALL_TIMEOUT) -> tuple[int, str] | None:
-    """Index of the first candidate failing with signature ``want`` (several per child run)."""
+                   want: str, rounds: _Rounds) -> tuple[int, str] | None:
+    """Index of the first candidate failing with signature ``want`` (several per request)."""
     offset = 0
     kind = want.split()[0]
     while offset < len(group):
         jobs = [Job(s.source(), s.name, [(a, kwargs)]) for s, a in group[offset:]]
-        result = run_child(jobs, compiler, stall_timeout=stall_timeout, stop_at_first=True)
+        result = rounds.run(jobs)
         for e in result.events:
             if kind == "mismatch" and "mismatch" in e:
                 return offset + e["mismatch"], f"expected {tuple(e['expected'])}, got {tuple(e['got'])}"

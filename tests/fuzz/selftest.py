@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import jitimport
 
-from .gen import FOR_NAMES, WHILE_NAMES, TooBig, _apply, _Stop
+from .gen import FOR_NAMES, STEP_LIMIT, WHILE_NAMES, TooBig, TooLong, _apply, _Stop
 
 LOOP_VARIABLES = frozenset(FOR_NAMES + WHILE_NAMES)
 
@@ -98,8 +98,9 @@ class _UnsignedTests(ast.NodeTransformer):
 
 
 class _GuardedArithmetic(ast.NodeTransformer):
-    """Arithmetic through the guard's ``_apply``: the mutant may take a path CPython does not
-    (say, ``x << (a << 31)``), and must not spend minutes building a gigabyte int there."""
+    """Arithmetic through the guard's ``_apply``, loops counted: the mutant may take a path
+    CPython does not (say, ``x << (a << 31)``, or past a loop's way out), and must not spend
+    minutes building a gigabyte int or looping there."""
 
     SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Mod: "%",
                ast.Pow: "**", ast.LShift: "<<", ast.RShift: ">>", ast.BitAnd: "&",
@@ -112,6 +113,17 @@ class _GuardedArithmetic(ast.NodeTransformer):
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
         return self._call(node.op, node.left, node.right)
+
+    def _ticked(self, node: ast.For | ast.While) -> ast.AST:
+        self.generic_visit(node)
+        node.body.insert(0, ast.Expr(ast.Call(ast.Name("_tick", ast.Load()), [], [])))
+        return node
+
+    def visit_For(self, node: ast.For) -> ast.AST:
+        return self._ticked(node)
+
+    def visit_While(self, node: ast.While) -> ast.AST:
+        return self._ticked(node)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
         """``t op= _sized(op, t, e)``: the size is checked, the operation (and the message
@@ -143,6 +155,20 @@ def _sized(op: str, left: Any, right: Any) -> Any:
     return right
 
 
+class _Steps:
+    """Loop iterations of the current mutant call."""
+
+    limit = 2 * STEP_LIMIT
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.count > self.limit:
+            raise TooLong
+
+
 def _unsigned(value: Any) -> Any:
     return value % 2**64 if type(value) is int else value
 
@@ -154,13 +180,16 @@ def wrong_flow_compile(fn: Callable[..., Any]) -> Callable[..., Any]:
     if not mutator.changed:
         return jitimport.compile_native(fn)
     tree = ast.fix_missing_locations(_GuardedArithmetic().visit(tree))
-    namespace: dict[str, Any] = {"_unsigned": _unsigned, "_checked": _checked, "_sized": _sized}
+    steps = _Steps()
+    namespace: dict[str, Any] = {"_unsigned": _unsigned, "_checked": _checked, "_sized": _sized,
+                                 "_tick": steps.tick}
     exec(compile(tree, fn.__code__.co_filename, "exec"), namespace)
     mutant = namespace[fn.__name__]
 
     def miscompiled(*args: Any, **kwargs: Any) -> Any:
+        steps.count = 0
         try:
             return mutant(*args, **kwargs)
-        except TooBig:
+        except (TooBig, TooLong):
             raise ArithmeticError("the mutant went where CPython did not") from None
     return miscompiled
