@@ -33,13 +33,13 @@ def test_anything_else_is_unrecognised(raw: str) -> None:
 
 
 def test_every_variable_is_declared_once() -> None:
-    assert set(config.FLAGS) == {"JITIMPORT", "JITIMPORT_DISABLE", "JITIMPORT_REPORT"}
+    assert set(config.FLAGS) == {"JITIMPORT", "JITIMPORT_DISABLE", "JITIMPORT_REPORT", "JITIMPORT_VERIFY"}
     assert config.flag("JITIMPORT") is config.flag(config.ACTIVATE) is False  # unset
     with pytest.raises(KeyError):
         config.flag("JITIMPORT_NO_SUCH_THING")
 
 
-@pytest.mark.parametrize("flag, safe_side", [(config.ACTIVATE, False), (config.DISABLE, True), (config.REPORT, False)])
+@pytest.mark.parametrize("flag, safe_side", [(config.ACTIVATE, False), (config.DISABLE, True), (config.REPORT, False), (config.VERIFY, False)])
 def test_unrecognised_value_warns_once_and_takes_the_safe_side(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, flag: config.Flag, safe_side: bool,
 ) -> None:

@@ -143,3 +143,21 @@ def test_entry_point_is_declared() -> None:
     except importlib.metadata.PackageNotFoundError:
         return  # the source tree: nothing installed to look at
     assert _entry_point_installed()
+
+
+def test_pytest_option_turns_verify_mode_on(tmp_path: Path) -> None:
+    files = {
+        "mylib.py": "# minijit: native\ndef foo(a, b):\n    return a * a - b * b\n",
+        "test_v.py": textwrap.dedent("""
+            import os, types
+            import jitimport
+            import mylib
+
+            def test_verified():
+                assert os.environ["JITIMPORT_VERIFY"] == "1"
+                assert type(mylib.foo) is types.FunctionType and jitimport.is_native(mylib.foo)
+                assert mylib.foo(3, 2) == 5
+        """),
+    }
+    result = run_pytest(tmp_path, "--jitimport", "--jitimport-verify", files=files)
+    assert outcome(result).startswith("1 passed"), result.stdout + result.stderr

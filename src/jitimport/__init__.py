@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .compiler import CompileInfo
     from .hook import install, report, uninstall
     from .native import NativeFunction, is_native, original
+    from .verify import VerificationError
 
 __version__ = "0.1.0"
 
@@ -35,12 +36,13 @@ _LAZY = {
     "compile_native": "api", "jit": "api", "info": "api", "disassemble": "api",
     "CompileInfo": "compiler", "NativeFunction": "native", "is_native": "native", "original": "native",
     "install": "hook", "uninstall": "hook", "report": "hook",
+    "VerificationError": "verify",
 }
 
 #: Spelled out (not computed from ``_LAZY``) so that type checkers read it: a name missing from a
 #: literal ``__all__`` counts as not exported under ``mypy --strict``.
 __all__ = [
-    "CompileInfo", "NativeFunction", "NotCompilable", "UnsupportedPlatform",
+    "CompileInfo", "NativeFunction", "NotCompilable", "UnsupportedPlatform", "VerificationError",
     "compile_native", "disassemble", "info", "install", "is_native", "jit", "original", "report", "uninstall",
 ]
 

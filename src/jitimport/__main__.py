@@ -54,6 +54,8 @@ environment variables:
   JITIMPORT_DISABLE=1  kill switch: install(), `python -m jitimport` and
                        JITIMPORT=1 then leave everything in plain Python
   JITIMPORT_REPORT=1   print the report at exit (same as --report)
+  JITIMPORT_VERIFY=1   verify mode: every native call also runs the Python
+                       original; a difference raises jitimport.VerificationError
 
 Accepted values: 1/true/yes/on and 0/false/no/off; anything else gets one
 warning and does not activate anything.

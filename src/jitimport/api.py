@@ -9,6 +9,7 @@ isolated subinterpreter), ``@jit`` still works and leaves functions in Python.
 from __future__ import annotations
 
 import sys
+from types import FunctionType
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
 from .errors import NotCompilable, UnsupportedPlatform
@@ -21,6 +22,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 _JIT_REASON = "__jitimport_reason__"
+#: ``verify.NATIVE_ATTRIBUTE``: a verify wrapper's native (spelled here so that info() need not import verify).
+_VERIFIED_NATIVE = "__jitimport_verified_native__"
 
 
 @overload
@@ -63,7 +66,7 @@ def jit(fn: Any = None, *, strict: bool = False) -> Any:
                 _record_reason(func, reason)
                 return func
         try:
-            return compile_native(func)
+            native = compile_native(func)
         except UnsupportedPlatform as exc:
             from . import config
 
@@ -75,6 +78,13 @@ def jit(fn: Any = None, *, strict: bool = False) -> Any:
                 raise
             _record_reason(func, str(exc))
             return func
+        from . import config
+
+        if config.flag(config.VERIFY):  # verify mode: a checking wrapper, only then (see jitimport.verify)
+            from .verify import verified
+
+            return verified(native, func)  # type: ignore[no-any-return]
+        return native
 
     if fn is None:
         return decorate
@@ -116,6 +126,7 @@ def _record_reason(func: Any, reason: str) -> None:
 def info(obj: Any) -> CompileInfo:
     """Whether ``obj`` is native, and if so its code size, argument count, IR and timings."""
     target = obj.__func__ if isinstance(obj, staticmethod) else obj
+    target = target.__dict__.get(_VERIFIED_NATIVE, target) if type(target) is FunctionType else target
     native = _native_module()
     if native is not None and native.is_native(target):
         return native.metadata(target)["info"]
@@ -131,6 +142,7 @@ def disassemble(obj: Any) -> str:
     if not details.compiled:
         raise NotCompilable(f"{details.name} is not native: {details.reason}")
     target = obj.__func__ if isinstance(obj, staticmethod) else obj
+    target = target.__dict__.get(_VERIFIED_NATIVE, target) if type(target) is FunctionType else target
     code = _native_module().code_block(target).read()
     lines = [f"; {details.name}: {details.code_size} bytes at {details.address:#x}"]
     try:

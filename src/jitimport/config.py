@@ -54,7 +54,13 @@ REPORT = Flag(
     "1 prints at exit which functions became native and which stayed Python, and why",
     False, "ignored: no report is printed",
 )
-FLAGS: dict[str, Flag] = {flag.name: flag for flag in (ACTIVATE, DISABLE, REPORT)}
+VERIFY = Flag(
+    "JITIMPORT_VERIFY",
+    "1 is verify mode: every call of a native made by the hook or @jit also runs the Python original and "
+    "raises jitimport.VerificationError when the outcomes differ",
+    False, "ignored: verify mode is off",
+)
+FLAGS: dict[str, Flag] = {flag.name: flag for flag in (ACTIVATE, DISABLE, REPORT, VERIFY)}
 
 
 def parse_bool(raw: str) -> bool | None:

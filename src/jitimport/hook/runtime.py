@@ -73,6 +73,10 @@ def compile_or_keep(fn: F, module: str | None = None, qualname: str | None = Non
         _report.record(module, qualname, False, "compiler returned None")
         return fn
     _report.record(module, qualname, True, None)
+    if config.flag(config.VERIFY):  # verify mode: a checking wrapper, only then (see jitimport.verify)
+        from ..verify import verified
+
+        return verified(native, fn)  # type: ignore[no-any-return]
     return native
 
 
