@@ -72,16 +72,24 @@ def read_bytecode(code: types.CodeType) -> list[Op]:
     extended = 0
     ops = []
     i = 0
+    start = 0   # where the instruction begins: its first EXTENDED_ARG, which is where jumps land
+    prefixed = False
     while i < len(raw):
         op = raw[i]
         arg = raw[i + 1] | extended
         if op == _EXTENDED_ARG:
+            if not prefixed:
+                start = i
+            prefixed = True
             extended = arg << 8
             i += 2
             continue
+        if not prefixed:
+            start = i
+        prefixed = False
         extended = 0
         following = i + 2 + 2 * _CACHES[op]
-        ops.append(Op(names[op], arg, positions[i // 2][0], i, following))
+        ops.append(Op(names[op], arg, positions[i // 2][0], start, following))
         i = following
     return ops
 

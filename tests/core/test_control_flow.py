@@ -391,3 +391,14 @@ def test_other_threads_run_during_native_loop() -> None:
     """)
     result = _run(script)
     assert result.stdout.split() == ["True", "True"], result.stdout + result.stderr
+
+
+def test_jump_to_an_extended_arg_prefix() -> None:
+    """A jump that lands on an EXTENDED_ARG (a long forward jump right after a branch)."""
+    body = "\n".join(f"        t = t * 3 + {i}" for i in range(120))
+    source = (f"def f(a, k):\n    t = 0\n    while True:\n        k += 1\n        if k > 6:\n"
+              f"            break\n{body}\n        t &= 0xFFFF\n    return t + a\n")
+    fn = define(source)
+    native = jitimport.compile_native(fn)
+    for args in [(1, 0), (5, 3), (0, 10), (2**40, -5)]:
+        assert outcome(native, *args) == outcome(fn, *args)
