@@ -69,7 +69,7 @@ def function_table(python_only: bool) -> SimpleNamespace:
     names = {
         bits: ["xorshift32", "popcount32", "morton2", "clamp64", "min64", "max64", "abs64"],
         fixed: ["lerp", "smoothstep", "fmul", "to_int"],
-        geometry: ["orient", "dist2", "manhattan"],
+        geometry: ["orient", "dist2", "manhattan", "isqrt", "gcd"],
     }
     table = {name: pick(getattr(mod, name)) for mod, group in names.items() for name in group}
     table["wrap"] = pick(geometry.Torus.wrap)
@@ -90,6 +90,7 @@ def simulate(f: SimpleNamespace, particles: int, steps: int) -> int:
     min64, max64, abs64 = f.min64, f.max64, f.abs64
     lerp, smoothstep, fmul, to_int = f.lerp, f.smoothstep, f.fmul, f.to_int
     orient, dist2, manhattan, wrap, delta = f.orient, f.dist2, f.manhattan, f.wrap, f.delta
+    isqrt, gcd = f.isqrt, f.gcd
     for step in range(steps):
         t = smoothstep((step << 16) // steps)
         for i in range(particles):
@@ -106,7 +107,8 @@ def simulate(f: SimpleNamespace, particles: int, steps: int) -> int:
             near = dist2(cx, cy, 128, 128)
             turn = orient(128, 128, cx, cy, to_int(x + vx[i]), to_int(y + vy[i]))
             checksum = (checksum * 31 + popcount32(cell) + min64(near, 9999) + max64(turn, 0)
-                        + abs64(delta(cx, 128, 256)) + manhattan(cx, cy, 0, 0)) & 0xFFFFFFFFFFFF
+                        + abs64(delta(cx, 128, 256)) + manhattan(cx, cy, 0, 0)
+                        + isqrt(near) + gcd(cx, cy)) & 0xFFFFFFFFFFFF
     return checksum
 
 
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
 
     native = show_functions()
     print()
-    calls = args.particles * args.steps * 17
+    calls = args.particles * args.steps * 19
     t_native, r_native = best_time(function_table(python_only=False), args.particles, args.steps, args.repeat)
     t_python, r_python = best_time(function_table(python_only=True), args.particles, args.steps, args.repeat)
     label = "as imported (native)" if native else "as imported (plain Python: hook not active)"

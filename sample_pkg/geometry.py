@@ -59,3 +59,24 @@ class Torus:
     def describe(self):  # minijit: skip
         """Kept in Python on purpose (and it builds a string anyway)."""
         return f"<Torus {id(self):#x}>"
+
+
+def isqrt(n):
+    """floor(sqrt(n)) by Newton's iteration (a loop: compiled natively too); n < 0 raises."""
+    if n < 0:
+        raise ValueError("isqrt() argument must be nonnegative")
+    if n < 2:
+        return n
+    x = n
+    y = (x + 1) // 2
+    while y < x:
+        x = y
+        y = (x + n // x) // 2
+    return x
+
+
+def gcd(a, b):
+    """Greatest common divisor (Euclid), always non-negative."""
+    while b:
+        a, b = b, a % b
+    return a if a >= 0 else -a
