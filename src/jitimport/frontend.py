@@ -120,6 +120,7 @@ class _Marker:
 
 
 _NULL = _Marker("null")
+_MISSING = object()
 _NONE = _Marker("none")
 
 
@@ -642,7 +643,15 @@ class Frontend:
     def op_load_global(self, instr: Op) -> None:
         name = self.code.co_names[instr.arg >> 1]
         if not instr.arg & 1:
-            raise _Unsupported(f"global variable {name!r} is not supported")
+            value = self.fn.__globals__.get(name, _MISSING)
+            if type(value) in (int, bool) and ir.fits_register(value):  # type: ignore[arg-type]
+                # A module constant: read as the value it has now, guarded where Python reads it
+                # (rebinding or deleting the name makes the code exit to the original).
+                self.builder.guard_global(name, value)
+                self.push(ir.Const(value))  # type: ignore[arg-type]
+                return
+            raise _Unsupported(f"global variable {name!r} is not supported"
+                               + ("" if value is _MISSING else f" (it is a {type(value).__name__})"))
         self.push(_NULL)
         self.push(_Marker("call:" + name))
 

@@ -83,6 +83,9 @@ class Opcode(enum.Enum):
     #: ``attr`` names a builtin (``range``) the code assumes: the module does not shadow it and
     #: ``builtins`` still holds the original.  Checked where Python would look the name up.
     GUARD_BUILTIN = ("guard", 0, GUARD, None)
+    #: ``attr`` names a module global the code read as the constant ``expected``: the module's
+    #: globals still bind the name to that very object.
+    GUARD_GLOBAL = ("guard global", 0, GUARD, None)
 
     def __init__(self, symbol: str, arity: int, flags: int, python: Callable[..., int]) -> None:
         self.symbol = symbol
@@ -168,15 +171,19 @@ class Instr(Value):
     args: tuple[Value, ...]
     lineno: int | None = None
     number: int = -1          # assigned by Function.renumber(), for printing
-    #: What a guard checks (the builtin's name); None for arithmetic.
+    #: What a guard checks (the builtin's or the global's name); None for arithmetic.
     attr: str | None = None
+    #: The object a global guard expects the name to be bound to.
+    expected: object = None
 
     def ref(self) -> str:
         return f"%{self.number}"
 
     def __str__(self) -> str:
+        if self.op is Opcode.GUARD_GLOBAL:
+            return f"guard global {self.attr} is {self.expected!r}"
         if self.op.is_guard:
-            return f"{self.op.mnemonic} builtin {self.attr}"
+            return f"guard builtin {self.attr}"
         return f"{self.ref()} = {self.op.mnemonic} " + ", ".join(a.ref() for a in self.args)
 
 
@@ -483,6 +490,12 @@ class Builder:
     def guard_builtin(self, name: str) -> Instr:
         instr = self.emit(Opcode.GUARD_BUILTIN)
         instr.attr = name
+        return instr
+
+    def guard_global(self, name: str, expected: object) -> Instr:
+        instr = self.emit(Opcode.GUARD_GLOBAL)
+        instr.attr = name
+        instr.expected = expected
         return instr
 
     def unop(self, op: Opcode, a: Value) -> Instr:

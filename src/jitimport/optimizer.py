@@ -92,7 +92,12 @@ class Simplifier:
             for instr in block.body:
                 self.lineno = instr.lineno
                 if instr.op.is_guard:
-                    self.body.append(instr)
+                    # Nothing runs between two guards of one block (no polls inside a block):
+                    # the second of two identical checks cannot fail.
+                    key = (instr.op, instr.attr, id(instr.expected))
+                    if key not in self.table:
+                        self.table[key] = instr
+                        self.body.append(instr)
                     continue
                 args = tuple(self.resolve(a) for a in instr.args)
                 result = self.add(instr.op, args, instr)

@@ -402,3 +402,38 @@ def test_jump_to_an_extended_arg_prefix() -> None:
     native = jitimport.compile_native(fn)
     for args in [(1, 0), (5, 3), (0, 10), (2**40, -5)]:
         assert outcome(native, *args) == outcome(fn, *args)
+
+
+# -- module constants (issue 11, first part) ---------------------------------------------------------
+def test_module_int_constant_is_read_and_rebinding_is_exact() -> None:
+    ns: dict = {"PRIME": 0x100000001B3, "MASK": 0xFFFFFFFFFFFFFFFF}
+    exec("def step(h, b):\n    return ((h ^ b) * PRIME) & MASK\n", ns)
+    native = jitimport.compile_native(ns["step"])
+    h = 0xCBF29CE484222325
+    got, fallback = fell_back(native, h, 97)
+    assert got == outcome(ns["step"], h, 97) and not fallback
+    ns["PRIME"] = 31                                   # rebinding changes the result, as in Python
+    assert native(h, 97) == ns["step"](h, 97) == ((h ^ 97) * 31) & ns["MASK"]
+    ns["PRIME"] = 0x100000001B3 + 0                    # the same value again (maybe another object)
+    assert native(h, 97) == ns["step"](h, 97)
+    del ns["PRIME"]
+    assert outcome(native, h, 97) == outcome(ns["step"], h, 97)    # NameError, exactly
+    assert outcome(native, h, 97)[1] is NameError
+
+
+def test_module_constant_guard_survives_unrelated_global_changes() -> None:
+    ns: dict = {"LIMIT": 10}
+    exec("def f(n):\n    t = 0\n    for i in range(n):\n        if i < LIMIT:\n            t += i\n"
+         "    return t\n", ns)
+    native = jitimport.compile_native(ns["f"])
+    for k in range(50):
+        ns[f"unrelated{k}"] = k                        # changes the dict's version tag
+        got, fallback = fell_back(native, 20)
+        assert got == outcome(ns["f"], 20) and not fallback
+
+
+def test_global_that_is_not_an_int_exits() -> None:
+    ns: dict = {"SCALE": 1.5}
+    exec("def f(a):\n    if a > 0:\n        return a * SCALE\n    return -a\n", ns)
+    native = jitimport.compile_native(ns["f"])
+    assert outcome(native, 4) == outcome(ns["f"], 4) and native(-3) == 3

@@ -13,7 +13,7 @@ from ._util import define
 CASES = {
     "call": ("def f(a):\n    b = a + 1\n    return len(b)\n", 3, "call to len() is not supported"),
     "method_call": ("def f(a):\n    return a.bit_length()\n", 2, "bit_length"),
-    "global": ("def f(a):\n    return a + G\n", 2, "global variable 'G'"),
+    "global": ("def f(a):\n    return a + H\n", 2, "global variable 'H'"),
     "attribute": ("def f(a):\n    x = 1\n    return a.real + x\n", 3, "attribute access"),
     "subscript": ("def f(a):\n    return a[0]\n", 2, "subscript"),
     "for": ("def f(a):\n    for i in a:\n        a += 1\n    return a\n", 2, "iteration over anything but range()"),

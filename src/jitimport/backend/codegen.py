@@ -49,7 +49,8 @@ from ..versions import LongLayout
 from .divconst import signed_magic
 from .encoder import Assembler, Cond, Label, Mem, Reg
 from .regalloc import POLL_COUNTER, Allocation, StackSlot, allocate
-from .stubs import GUARD_BUILTINS_TAG, GUARD_GLOBALS_TAG, GUARD_RECORD_SIZE
+from .stubs import (GUARD_BUILTINS_TAG, GUARD_GLOBALS_TAG, GUARD_MODE_BUILTIN, GUARD_MODE_GLOBAL,
+                    GUARD_RECORD_SIZE)
 
 RAX, RCX, RDX, RSI, RDI, RSP = Reg.RAX, Reg.RCX, Reg.RDX, Reg.RSI, Reg.RDI, Reg.RSP
 
@@ -137,12 +138,21 @@ class MachineCode:
         return self.assembler.listing()
 
 
-@dataclass
 class _GuardCells:
-    """A writable buffer: two version tags per guarded name (globals, builtins)."""
+    """The guard records of one function, in one writable buffer (allocated up front, large
+    enough for every guard the IR holds: the code embeds its address)."""
 
-    names: list[str] = field(default_factory=list)
-    buffer: ctypes.Array | None = None
+    def __init__(self, count: int) -> None:
+        self.keys: list[tuple[int, str, int]] = []
+        self.names: list[str] = []
+        self.objects: list[object] = []
+        self.words: list[int] = []
+        self.buffer = (ctypes.c_uint64 * max(1, count * GUARD_RECORD_SIZE // 8))()
+        self.base = ctypes.addressof(self.buffer)
+
+    def fill(self) -> None:
+        for index, word in enumerate(self.words):
+            self.buffer[index] = word
 
 
 class CodeGen:
@@ -179,7 +189,7 @@ class CodeGen:
         self.raise_exit = self.asm.label()
         self.cold: list = []  # deferred out-of-line code: callables emitting it
         self.fused: set[ir.Instr] = self._fusable()
-        self.guards = _GuardCells()
+        self.guards = _GuardCells(sum(1 for i in fn.instructions() if i.op.is_guard))
         pushes = len(self.alloc.callee_saved)
         frame = FRAME_FIXED + 8 * self.alloc.spill_slots
         if (8 + 8 * pushes + frame) % 16:   # keep RSP 16-byte aligned inside the body
@@ -254,7 +264,7 @@ class CodeGen:
             a.bind(self.labels[block])
             for instr in block.body:
                 if instr.op.is_guard:
-                    self.guard_builtin(instr)
+                    self.guard(instr)
                 elif instr not in self.fused:
                     self.select(instr)
             following = self.fn.blocks[index + 1] if index + 1 < len(self.fn.blocks) else None
@@ -281,10 +291,13 @@ class CodeGen:
             index += 1
         code = a.finish()
         keep: tuple[object, ...] = ()
-        if self.guards.buffer is not None:
+        if self.guards.keys:
             assert self.guard_target is not None
-            keep = (self.guards.buffer, self.guard_target.globals_dict, self.guard_target.builtins_dict,
-                    *self.guards.names)
+            self.guards.fill()
+            # Not the globals or builtins dicts: the original function (which the native holds)
+            # keeps those alive, and a module's globals refer back to the native: keeping them
+            # here would make a cycle through the code's untracked owner that is never freed.
+            keep = (self.guards.buffer, *self.guards.names, *self.guards.objects)
         return MachineCode(code, a, self.alloc, self.rep, keep)
 
     def epilogue(self) -> None:
@@ -472,8 +485,9 @@ class CodeGen:
         self.store(dst, RAX)
 
     # -- guards ------------------------------------------------------------------------
-    def guard_builtin(self, instr: ir.Instr) -> None:
-        """The name still means the builtin: the module's globals and the builtins dict carry
+    def guard(self, instr: ir.Instr) -> None:
+        """The name still means what the code assumed (the builtin, or the global's value at
+        compile time): the module's globals and the builtins dict carry
         the version tags recorded when it was last checked; else the shared guard stub looks
         again (and records the new tags) or the code exits."""
         target = self.guard_target
@@ -483,7 +497,10 @@ class CodeGen:
         a = self.asm
         name = instr.attr
         assert name is not None
-        record = self._guard_record(name, target)
+        if instr.op is Opcode.GUARD_GLOBAL:
+            record = self._guard_record(name, GUARD_MODE_GLOBAL, instr.expected, target)
+        else:
+            record = self._guard_record(name, GUARD_MODE_BUILTIN, target.builtin, target)
         tag = target.version_offset
         slow = a.label()
         resume = a.label()
@@ -508,19 +525,20 @@ class CodeGen:
             a.jmp(resume)
         self.cold.append(emit)
 
-    def _guard_record(self, name: str, target: GuardTarget) -> int:
-        """The address of ``name``'s guard record (see ``stubs.GUARD_*``), in a writable buffer
-        the code keeps alive; the tags start at a value no dict has, so the first call checks."""
-        if name not in self.guards.names:
+    def _guard_record(self, name: str, mode: int, expected: object, target: GuardTarget) -> int:
+        """The address of the guard record for ``name`` (see ``stubs.GUARD_*``), in a writable
+        buffer the code keeps alive, with the objects it points to; the tags start at a value
+        no dict has, so the first call checks.  The buffer is laid out once, when the code is
+        final (:meth:`generate` reads ``guards``), so its address never changes."""
+        key = (mode, name, id(expected))
+        if key not in self.guards.keys:
+            self.guards.keys.append(key)
             self.guards.names.append(name)
-            words = GUARD_RECORD_SIZE // 8
-            records = list(self.guards.buffer) if self.guards.buffer is not None else []
-            records += [ir.UINT64_MAX, ir.UINT64_MAX, id(target.globals_dict), id(target.builtins_dict),
-                        id(name), id(target.builtin)]
-            assert len(records) == words * len(self.guards.names)
-            self.guards.buffer = (ctypes.c_uint64 * len(records))(*records)
-        slot = self.guards.names.index(name)
-        return ctypes.addressof(self.guards.buffer) + GUARD_RECORD_SIZE * slot
+            self.guards.objects.append(expected)
+            self.guards.words += [ir.UINT64_MAX, ir.UINT64_MAX, id(target.globals_dict),
+                                  id(target.builtins_dict), id(name), id(expected), mode]
+        slot = self.guards.keys.index(key)
+        return self.guards.base + GUARD_RECORD_SIZE * slot
 
     def entry_checks(self) -> None:
         """Keyword arguments or an unusable argument count go straight to the original."""

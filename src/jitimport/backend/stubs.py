@@ -201,10 +201,14 @@ def poll_stub(check_signals: int, save_thread: int, restore_thread: int) -> byte
     return a.finish()
 
 
-#: Layout of a guard record (qwords): the two version tags last seen, then what is checked.
-GUARD_GLOBALS_TAG, GUARD_BUILTINS_TAG, GUARD_GLOBALS, GUARD_BUILTINS, GUARD_NAME, GUARD_EXPECTED = \
-    range(0, 48, 8)
-GUARD_RECORD_SIZE = 48
+#: Layout of a guard record (qwords): the two version tags last seen, then what is checked, and
+#: the mode: GUARD_MODE_BUILTIN (absent from the globals, the builtins hold ``expected``) or
+#: GUARD_MODE_GLOBAL (the globals bind the name to ``expected``).
+GUARD_GLOBALS_TAG, GUARD_BUILTINS_TAG, GUARD_GLOBALS, GUARD_BUILTINS, GUARD_NAME, GUARD_EXPECTED, \
+    GUARD_MODE = range(0, 56, 8)
+GUARD_RECORD_SIZE = 56
+GUARD_MODE_BUILTIN = 0
+GUARD_MODE_GLOBAL = 1
 
 
 def guard_stub(dict_getitem: int, version_offset: int) -> bytes:
@@ -216,6 +220,8 @@ def guard_stub(dict_getitem: int, version_offset: int) -> bytes:
     register but RAX and the flags."""
     a = Assembler()
     failed = a.label()
+    builtin = a.label()
+    record = a.label()
     _save(a)
     a.push(Reg.RBX)                     # callee-saved: holds the record across the calls
     a.sub(Reg.RSP, 8)
@@ -224,6 +230,13 @@ def guard_stub(dict_getitem: int, version_offset: int) -> bytes:
     a.mov(Reg.RSI, Mem(Reg.RBX, GUARD_NAME))
     a.mov(RAX, dict_getitem)
     a.call(RAX)
+    a.cmp(Mem(Reg.RBX, GUARD_MODE), GUARD_MODE_GLOBAL)
+    a.jcc(Cond.NE, builtin)
+    a.cmp(RAX, Mem(Reg.RBX, GUARD_EXPECTED))
+    a.jcc(Cond.E, record)               # the global still binds the same object
+    a.mov(RAX, 1)
+    a.jmp(failed)                       # rebound or deleted
+    a.bind(builtin)
     a.test(RAX, RAX)
     a.jcc(Cond.NE, failed)              # the module binds the name itself
     a.mov(Reg.RDI, Mem(Reg.RBX, GUARD_BUILTINS))
@@ -232,6 +245,7 @@ def guard_stub(dict_getitem: int, version_offset: int) -> bytes:
     a.call(RAX)
     a.cmp(RAX, Mem(Reg.RBX, GUARD_EXPECTED))
     a.jcc(Cond.NE, failed)              # builtins.<name> was replaced or deleted
+    a.bind(record)
     a.mov(RAX, Mem(Reg.RBX, GUARD_GLOBALS))
     a.mov(RAX, Mem(RAX, version_offset))
     a.mov(Mem(Reg.RBX, GUARD_GLOBALS_TAG), RAX)
