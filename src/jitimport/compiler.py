@@ -112,7 +112,7 @@ def _guard_target(fn: types.FunctionType) -> GuardTarget:
     builtins = fn.__builtins__
     if not isinstance(builtins, dict):
         builtins = builtins.__dict__
-    return GuardTarget(fn.__globals__, builtins, range, _table().dict_version_offset)
+    return GuardTarget(fn.__globals__, builtins, _table().dict_version_offset)
 
 
 def require_native_path(fn: Function) -> Function:

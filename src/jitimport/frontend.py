@@ -121,6 +121,17 @@ class _Marker:
 
 _NULL = _Marker("null")
 _MISSING = object()
+
+#: Builtins the frontend translates (while the name still means the builtin: guarded), with the
+#: argument counts it accepts.
+_BUILTIN_CALLS = {"range": range, "min": min, "max": max, "abs": abs, "divmod": divmod, "pow": pow}
+_BUILTIN_ARITY = {"range": (1, 3), "min": (2, 8), "max": (2, 8), "abs": (1, 1), "divmod": (2, 2),
+                  "pow": (2, 2)}
+
+
+def _builtins_of(fn: types.FunctionType) -> dict:
+    builtins = fn.__builtins__
+    return builtins if isinstance(builtins, dict) else builtins.__dict__
 _NONE = _Marker("none")
 
 
@@ -665,12 +676,18 @@ class Frontend:
         if callee is None or _NULL not in pair:
             raise _Unsupported("call is not supported")
         name = callee.what[5:]
-        if name != "range" or not 1 <= n <= 3 or not all(isinstance(a, ir.Value) for a in args):
+        builtin = _BUILTIN_CALLS.get(name)
+        arity = _BUILTIN_ARITY.get(name, (0, 0))
+        if builtin is None or not arity[0] <= n <= arity[1] \
+                or not all(isinstance(a, ir.Value) for a in args):
             raise _Unsupported(f"call to {name}() is not supported")
-        values: list[ir.Value] = args  # type: ignore[assignment]
-        if self.fn.__globals__.get("range", range) is not range:
-            raise _Unsupported("'range' is not the builtin range here")
-        self.builder.guard_builtin("range")
+        if name in self.fn.__globals__ or _builtins_of(self.fn).get(name) is not builtin:
+            raise _Unsupported(f"{name!r} is not the builtin {name} here")
+        self.builder.guard_builtin(name, builtin)
+        getattr(self, "call_" + name)(args)
+
+    def call_range(self, values: list[ir.Value]) -> None:
+        n = len(values)
         if n == 1:
             start, stop, step = ir.Const(0), values[0], ir.Const(1)
         elif n == 2:
@@ -684,6 +701,46 @@ class Frontend:
                 self._split(self.builder.binop(ir.Opcode.EQ, step, ir.Const(0)),
                             "range() step is zero (the Python original raises ValueError)", exit_when=True)
         self.push(_Range(start, stop, step))
+
+    def _select(self, cond: ir.Value, if_true: ir.Value, if_false: ir.Value) -> ir.Value:
+        """``if_true if cond else if_false`` as a diamond joined by a block parameter."""
+        b = self.builder
+        join = b.append_block()
+        result = join.add_param("sel")
+        b.branch(cond, ir.Edge(join, (if_true,)), ir.Edge(join, (if_false,)))
+        b.position_at_end(join)
+        return result
+
+    def call_min(self, values: list[ir.Value]) -> None:
+        # Python keeps the first smallest item: the running minimum changes on a strict `<`.
+        current = values[0]
+        for item in values[1:]:
+            current = self._select(self.builder.binop(ir.Opcode.LT, item, current), item, current)
+        self.push(current)
+
+    def call_max(self, values: list[ir.Value]) -> None:
+        current = values[0]
+        for item in values[1:]:
+            current = self._select(self.builder.binop(ir.Opcode.GT, item, current), item, current)
+        self.push(current)
+
+    def call_abs(self, values: list[ir.Value]) -> None:
+        x = values[0]
+        b = self.builder
+        negative = b.binop(ir.Opcode.LT, x, ir.Const(0))
+        # abs() of a bool is an int: +x keeps the value and makes it one.
+        self.push(self._select(negative, b.unop(ir.Opcode.NEG, x), b.unop(ir.Opcode.POS, x)))
+
+    def call_divmod(self, values: list[ir.Value]) -> None:
+        a, d = values
+        b = self.builder
+        self.push(_Tuple([b.binop(ir.Opcode.FLOORDIV, a, d), b.binop(ir.Opcode.MOD, a, d)]))
+
+    def call_pow(self, values: list[ir.Value]) -> None:
+        base, exponent = values
+        if not (isinstance(exponent, ir.Const) and type(exponent.value) is int and exponent.value >= 0):
+            raise _Unsupported("pow() needs a constant, non-negative exponent (and no modulus)")
+        self.push(self.builder.binop(ir.Opcode.POW, base, exponent))
 
     def op_get_iter(self, instr: Op) -> None:
         item = self.pop()

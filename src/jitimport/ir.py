@@ -80,8 +80,9 @@ class Opcode(enum.Enum):
     NE = ("!=", 2, COMPARE | COMMUTATIVE, operator.ne)
     GT = (">", 2, COMPARE, operator.gt)
     GE = (">=", 2, COMPARE, operator.ge)
-    #: ``attr`` names a builtin (``range``) the code assumes: the module does not shadow it and
-    #: ``builtins`` still holds the original.  Checked where Python would look the name up.
+    #: ``attr`` names a builtin (``range``, ``min``...) the code assumes, ``expected`` is it: the
+    #: module does not shadow the name and ``builtins`` still holds it.  Checked where Python
+    #: would look the name up.
     GUARD_BUILTIN = ("guard", 0, GUARD, None)
     #: ``attr`` names a module global the code read as the constant ``expected``: the module's
     #: globals still bind the name to that very object.
@@ -487,9 +488,10 @@ class Builder:
     def binop(self, op: Opcode, a: Value, b: Value) -> Instr:
         return self.emit(op, a, b)
 
-    def guard_builtin(self, name: str) -> Instr:
+    def guard_builtin(self, name: str, expected: object) -> Instr:
         instr = self.emit(Opcode.GUARD_BUILTIN)
         instr.attr = name
+        instr.expected = expected
         return instr
 
     def guard_global(self, name: str, expected: object) -> Instr:

@@ -164,6 +164,21 @@ SOURCES = {
             h = (h * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
             return h < (k & 0xFFFFFFFFFFFFFFFF)
     """,
+    "builtins_min_max_abs": """
+        def f(a, b, c):
+            return min(a, b) * 3 + max(a, b, c) - abs(a - c) + min(c, a > b, b)
+    """,
+    "builtin_bools": """
+        def f(a, b):
+            if a == 7:
+                return max(a > b, b > a)
+            return abs(a > b) + min(True, a)
+    """,
+    "divmod_pow": """
+        def f(a, b):
+            q, r = divmod(a, b)
+            return q * 1000 + r + pow(q, 3) - pow(b, 2)
+    """,
     "newton_isqrt": """
         def f(n):
             if n < 2:
@@ -437,3 +452,21 @@ def test_global_that_is_not_an_int_exits() -> None:
     exec("def f(a):\n    if a > 0:\n        return a * SCALE\n    return -a\n", ns)
     native = jitimport.compile_native(ns["f"])
     assert outcome(native, 4) == outcome(ns["f"], 4) and native(-3) == 3
+
+
+def test_shadowed_min_is_the_modules_own() -> None:
+    ns: dict = {}
+    exec("def f(a, b):\n    return min(a, b) + 1\n", ns)
+    native = jitimport.compile_native(ns["f"])
+    assert native(3, 9) == 4
+    ns["min"] = lambda a, b: a * b
+    assert native(3, 9) == ns["f"](3, 9) == 28
+    del ns["min"]
+    import builtins
+    real = builtins.min
+    builtins.min = max
+    try:
+        assert native(3, 9) == ns["f"](3, 9) == 10
+    finally:
+        builtins.min = real
+    assert native(3, 9) == 4

@@ -115,11 +115,10 @@ class Runtime:
 
 @dataclass(frozen=True)
 class GuardTarget:
-    """What a builtin guard compares: the function's globals and builtins, the name, the object."""
+    """The dicts a guard watches: the function's globals and builtins."""
 
     globals_dict: dict
     builtins_dict: dict
-    builtin: object
     #: Where a dict keeps its version tag (``VersionTable.dict_version_offset``).
     version_offset: int = 24
 
@@ -500,7 +499,7 @@ class CodeGen:
         if instr.op is Opcode.GUARD_GLOBAL:
             record = self._guard_record(name, GUARD_MODE_GLOBAL, instr.expected, target)
         else:
-            record = self._guard_record(name, GUARD_MODE_BUILTIN, target.builtin, target)
+            record = self._guard_record(name, GUARD_MODE_BUILTIN, instr.expected, target)
         tag = target.version_offset
         slow = a.label()
         resume = a.label()
