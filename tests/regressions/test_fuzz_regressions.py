@@ -3,7 +3,8 @@
 The cases are data (``fuzz_cases.json``: source, call, what went wrong); the fuzzer
 appends to it.  Each call runs in a child interpreter so that a crash or a hang
 fails the test instead of killing or stopping the test run.  A case with ``"xfail": true`` is a known,
-not yet fixed failure (strict: it must start passing when fixed).
+not yet fixed failure (strict: it must start passing when fixed; ``"xfail_strict": false`` when
+it fails on some Python versions only).
 """
 from __future__ import annotations
 
@@ -50,7 +51,9 @@ print(expected == got, expected, got)
 
 def _params():
     for case in CASES:
-        marks = [pytest.mark.xfail(strict=True, reason=case["detail"][:300])] if case.get("xfail") else []
+        # "xfail_strict": false for a failure seen on some versions only (its bytecode differs)
+        strict = case.get("xfail_strict", True)
+        marks = [pytest.mark.xfail(strict=strict, reason=case["detail"][:300])] if case.get("xfail") else []
         yield pytest.param(case, id=case["id"], marks=marks)
 
 
