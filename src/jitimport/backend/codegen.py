@@ -444,6 +444,9 @@ class CodeGen:
         if isinstance(cond, ir.Instr) and cond in self.fused:
             return self.compare(cond)
         where = self.operand(cond)
+        if is_imm(where):          # a constant the optimizer's last round left unfolded
+            a.mov(RAX, where)
+            where = RAX
         if isinstance(where, Reg):
             a.test(where, where)
         else:
