@@ -33,8 +33,9 @@ header carries the comment line
 
     # minijit: native
 
-gets its eligible functions (pure integer functions: arithmetic, branches, loops) compiled to native
-x86-64 code as soon as each `def` runs; everything else runs unchanged.  Put
+gets its eligible functions (pure integer functions: arithmetic, branches,
+loops) compiled to native x86-64 code as soon as each `def` runs; everything
+else runs unchanged.  Put
 `# minijit: skip` on a def line to keep that function in Python.
 
 options:
@@ -49,8 +50,9 @@ options:
 
 environment variables:
   JITIMPORT=1          activate the hook in every interpreter that starts (via
-                       the jitimport.pth file installed with the package); no
-                       code change and no `-m jitimport` needed
+                       the jitimport.pth file installed with the package), for
+                       the modules it imports; a main script with the pragma
+                       still needs `python -m jitimport script.py`
   JITIMPORT_DISABLE=1  kill switch: install(), `python -m jitimport` and
                        JITIMPORT=1 then leave everything in plain Python
   JITIMPORT_REPORT=1   print the report at exit (same as --report)
@@ -58,7 +60,8 @@ environment variables:
                        original; a difference raises jitimport.VerificationError
 
 Accepted values: 1/true/yes/on and 0/false/no/off; anything else gets one
-warning and does not activate anything.
+warning and counts as off, except for JITIMPORT_DISABLE, where it counts as
+set (the safe side).
 
 in code:
   import jitimport
