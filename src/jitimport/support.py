@@ -10,7 +10,6 @@ the answer is a reason, not an ImportError.
 """
 from __future__ import annotations
 
-import os
 import platform
 import struct
 import sys

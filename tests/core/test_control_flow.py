@@ -12,7 +12,7 @@ from jitimport import ir, versions
 from jitimport.frontend import build_ir, jump_target, read_bytecode
 from jitimport.optimizer import optimize
 
-from ._util import EDGES, define, fell_back, outcome
+from ._util import define, fell_back, outcome
 
 SOURCES = {
     "clamp": """

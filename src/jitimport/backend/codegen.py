@@ -40,7 +40,7 @@ to be the builtin; when either changed, a slow path looks the name up again
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import ir
 from ..analysis import Kind, PyType, Representation, analyze
