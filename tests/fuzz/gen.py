@@ -93,6 +93,9 @@ STEP_LIMIT = 4000            # loop iterations per call the guard lets CPython r
 #: and one exit (a raise or an unsupported construct on a branch).
 HUGE_CONSTANT_SHARE = 0.04
 EXIT_SHARE = 0.15
+#: Share of flow-mode expression nodes that call a builtin the compiler translates (min, max, abs,
+#: pow with a constant exponent): each runs natively under a builtin guard.
+BUILTIN_SHARE = 0.06
 
 
 # -- expression trees -------------------------------------------------------------
@@ -221,7 +224,8 @@ class IfExp(_Expr):
 
 @dataclass(frozen=True)
 class Call(_Expr):
-    """A builtin the compiler does not support (``len``, ``str``, ``abs``): an exit."""
+    """A builtin call: one the compiler does not support (``len``, ``str``: an exit) or one it
+    translates (``min``, ``max``, ``abs``, ``pow``)."""
 
     func: str
     args: tuple["Node", ...]
@@ -527,6 +531,8 @@ class Generator:
             return self.leaf(names)
         if self.rng.random() < 0.15:
             return Unary(self.rng.choice(UNARY_OPS), self.expr(names, depth - 1))
+        if self._flow_leaves and self.rng.random() < BUILTIN_SHARE:
+            return self.builtin_call(names, depth - 1)
         op = self.rng.choice(BINARY_OPS)
         left = self.expr(names, depth - 1)
         if op == "**":
@@ -543,6 +549,16 @@ class Generator:
         if isinstance(left, Const) and isinstance(right, Const) and self.rng.random() < 0.7:
             right = Var(self.rng.choice(names))  # CPython would fold it: keep most trees live
         return Binary(op, left, right)
+
+    def builtin_call(self, names: list[str], depth: int) -> Call:
+        """``min``/``max`` of 2-3 operands, ``abs``, or ``pow`` with a small constant exponent."""
+        rng = self.rng
+        func = rng.choice(("min", "max", "abs", "pow"))
+        if func == "abs":
+            return Call(func, (self.expr(names, depth),))
+        if func == "pow":
+            return Call(func, (self.expr(names, depth), Const(rng.choice(POW_EXPONENTS))))
+        return Call(func, tuple(self.expr(names, depth) for _ in range(rng.randint(2, 3))))
 
     def straight_function(self) -> FuncSpec:
         rng = self.rng
