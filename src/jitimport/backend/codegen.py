@@ -26,16 +26,19 @@ Nothing before it has side effects: no allocation, no reference counts
 touched.
 
 Loops: every back edge decrements a counter (R11); every ``POLL_INTERVAL``
-iterations the code calls ``PyErr_CheckSignals`` (a pending Ctrl-C raises
-``KeyboardInterrupt`` out of the call, as Python would; other handlers run)
-and releases and re-takes the GIL, so other threads get their turn as with
-the interpreter's switch interval.  No machine code calls another native
-function, so the C stack never grows with the input.
+iterations the code calls the shared poll stub, which calls
+``PyErr_CheckSignals`` (a pending Ctrl-C raises ``KeyboardInterrupt`` out of
+the call, as Python would; other handlers run) and releases and re-takes the
+GIL, so other threads get their turn as with the interpreter's switch
+interval.  No machine code calls another native function, so the C stack
+never grows with the input.
 
-Guards: ``guard_builtin range`` checks that the module's globals and the
-builtins still have the version tags they had when the name was last found
-to be the builtin; when either changed, a slow path looks the name up again
-(``PyDict_GetItem``) and records the new tags, or exits.
+Guards (``guard builtin range``, ``guard global MASK is ...``) check that the
+module's globals and the builtins still have the version tags they had when
+the name was last found to mean what the code assumed; when either changed,
+the shared guard stub looks the name up again (``PyDict_GetItem``) and records
+the new tags, or the code exits.  Each guard has a record (tags, dicts, name,
+expected object, mode) in a writable buffer the code keeps alive.
 """
 from __future__ import annotations
 
