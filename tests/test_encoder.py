@@ -115,6 +115,7 @@ HAND = [
     (lambda a: a.push(Reg.R12), "4154", "push r12"),
     (lambda a: a.pop(Reg.R15), "415f", "pop r15"),
     (lambda a: a.cmov(Cond.L, Reg.RAX, Reg.RCX), "480f4cc1", "cmovl rax, rcx"),
+    (lambda a: a.bsr(Reg.RAX, Reg.RCX), "480fbdc1", "bsr rax, rcx"),
     (lambda a: a.add(Reg.RAX, Reg.RCX), "4801c8", "add rax, rcx"),
     (lambda a: a.add(Reg.RSP, -0x80), "4883c480", "add rsp, -0x80"),
     (lambda a: a.add(Reg.RAX, 0x1000), "4805" "00100000", "add rax, 0x1000"),
@@ -211,6 +212,8 @@ def _forms() -> dict[str, list[tuple[Emit, int | None]]]:
     f["cqo/ret/ud2"] = [(lambda a: a.cqo(), None), (lambda a: a.ret(), None), (lambda a: a.ud2(), None)]
     f["idiv r"] = [(lambda a, r=r: a.idiv(r), None) for r in REGS]
     f["idiv m"] = [(lambda a, m=m: a.idiv(m), None) for m in MEMS]
+    f["bsr r,r"] = [(lambda a, d=d, s=s: a.bsr(d, s), None) for d, s in rr]
+    f["bsr r,m"] = [(lambda a, r=r, m=m: a.bsr(r, m), None) for r in REGS for m in MEMS[:4]]
     f["imul_wide r"] = [(lambda a, r=r: a.imul_wide(r), None) for r in REGS]
     f["imul_wide m"] = [(lambda a, m=m: a.imul_wide(m), None) for m in MEMS]
     f["setcc"] = [(lambda a, c=c, r=r: a.setcc(c, r), None) for c in CONDS for r in REGS]

@@ -202,7 +202,7 @@ def test_runner_catches_and_minimises_a_control_flow_mismatch(tmp_path: Path) ->
     failure = stats.failures[0]
     assert failure.kind == "mismatch"
     lines = failure.source.splitlines()
-    assert len(lines) <= 6 and any(re.match(r"\s+if .*[<>]", ln) for ln in lines), failure.describe()
+    assert len(lines) <= 6 and any(re.match(r"\s+(el)?if .*[<>]", ln) for ln in lines), failure.describe()
     assert len(failure.original_source.splitlines()) > len(lines)
 
 

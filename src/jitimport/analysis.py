@@ -291,7 +291,7 @@ def _kind_of(instr: Instr, exact: bool, rep: Representation) -> Kind:
         return Kind.SMALL if mask < (1 << 63) else Kind.UNSIGNED
     if not exact and (op in _WRAPPING or (op is Opcode.LSHIFT and _small_const_count(instr))):
         return Kind.MODULAR
-    if op.is_compare:
+    if op.is_compare or op is Opcode.BIT_LENGTH:
         return Kind.SMALL
     kinds = [rep.kind(a) if (isinstance(a, Const) or a in rep.kinds) else Kind.SMALL for a in instr.args]
     if op is Opcode.POS:

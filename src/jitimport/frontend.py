@@ -129,6 +129,10 @@ _BUILTIN_ARITY = {"range": (1, 3), "min": (2, 8), "max": (2, 8), "abs": (1, 1), 
                   "pow": (2, 2)}
 
 
+#: ``int`` methods the frontend translates (no arguments), by name.
+_INT_METHODS = {"bit_length": ir.Opcode.BIT_LENGTH}
+
+
 def _builtins_of(fn: types.FunctionType) -> dict:
     builtins = fn.__builtins__
     return builtins if isinstance(builtins, dict) else builtins.__dict__
@@ -672,6 +676,13 @@ class Frontend:
             raise self.refuse("unexpected bytecode (CALL)")
         args = [self.pop() for _ in range(n)][::-1]
         pair = [self.pop(), self.pop()]
+        method = next((p for p in pair if isinstance(p, _Marker) and p.what.startswith("method:")), None)
+        if method is not None:
+            receiver = next(p for p in pair if p is not method)
+            if n or not isinstance(receiver, ir.Value):
+                raise _Unsupported(f"method call is not supported (.{method.what[7:]})")
+            self.push(self.builder.unop(_INT_METHODS[method.what[7:]], receiver))
+            return
         callee = next((p for p in pair if isinstance(p, _Marker) and p.what.startswith("call:")), None)
         if callee is None or _NULL not in pair:
             raise _Unsupported("call is not supported")
@@ -741,6 +752,27 @@ class Frontend:
         if not (isinstance(exponent, ir.Const) and type(exponent.value) is int and exponent.value >= 0):
             raise _Unsupported("pow() needs a constant, non-negative exponent (and no modulus)")
         self.push(self.builder.binop(ir.Opcode.POW, base, exponent))
+
+    # -- int methods ---------------------------------------------------------------------------
+    def _method(self, name: str) -> None:
+        """``x.name`` for a call: only int methods the IR has (the receiver is an int or a bool,
+        whose methods no one can replace)."""
+        if name not in _INT_METHODS:
+            raise _Unsupported(f"method call is not supported (.{name})")
+        receiver = self.pop()
+        if not isinstance(receiver, ir.Value):
+            raise _Unsupported(f"method call is not supported (.{name})")
+        self.push(_Marker("method:" + name))
+        self.push(receiver)
+
+    def op_load_method(self, instr: Op) -> None:           # 3.11
+        self._method(self.code.co_names[instr.arg])
+
+    def op_load_attr(self, instr: Op) -> None:             # 3.12+: bit 0 = load a method
+        name = self.code.co_names[instr.arg >> 1]
+        if not instr.arg & 1:
+            raise _Unsupported(f"attribute access is not supported (.{name})")
+        self._method(name)
 
     def op_get_iter(self, instr: Op) -> None:
         item = self.pop()

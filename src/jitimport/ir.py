@@ -74,6 +74,7 @@ class Opcode(enum.Enum):
     NEG = ("-", 1, WRAPS, operator.neg)
     INVERT = ("~", 1, WRAPS, operator.invert)          # ~bool is deprecated: never folded
     POS = ("+", 1, 0, operator.pos)                    # +x: an int (+True == 1)
+    BIT_LENGTH = (".bit_length()", 1, 0, int.bit_length)  # bits of |x|: an int in [0, 64]
     LT = ("<", 2, COMPARE, operator.lt)
     LE = ("<=", 2, COMPARE, operator.le)
     EQ = ("==", 2, COMPARE | COMMUTATIVE, operator.eq)

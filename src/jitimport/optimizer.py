@@ -191,6 +191,8 @@ class Simplifier:
             if isinstance(x, Instr) and x.op is op and not maybe_bool(x.args[0]):
                 return x.args[0]  # --x == x, ~~x == x
             return None
+        if op.arity == 1:
+            return None
         y = args[1]
         if op.is_compare:
             return self.rewrite_compare(op, x, y)

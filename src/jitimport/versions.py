@@ -125,6 +125,7 @@ PY311 = VersionTable(
         "POP_JUMP_FORWARD_IF_NOT_NONE": "pop_jump_if_not_none",
         "POP_JUMP_BACKWARD_IF_NOT_NONE": "pop_jump_if_not_none",
         "JUMP_IF_FALSE_OR_POP": "jump_if_false_or_pop", "JUMP_IF_TRUE_OR_POP": "jump_if_true_or_pop",
+        "LOAD_METHOD": "load_method",
     }),
     long_layout=LongLayout("signed_size"),
 )
@@ -133,7 +134,7 @@ PY311 = VersionTable(
 _JUMPS_312 = {
     "POP_JUMP_IF_FALSE": "pop_jump_if_false", "POP_JUMP_IF_TRUE": "pop_jump_if_true",
     "POP_JUMP_IF_NONE": "pop_jump_if_none", "POP_JUMP_IF_NOT_NONE": "pop_jump_if_not_none",
-    "END_FOR": "end_for",
+    "END_FOR": "end_for", "LOAD_ATTR": "load_attr",
 }
 
 PY312 = VersionTable(

@@ -179,6 +179,14 @@ SOURCES = {
             q, r = divmod(a, b)
             return q * 1000 + r + pow(q, 3) - pow(b, 2)
     """,
+    "bit_length": """
+        def f(x, y):
+            n = x.bit_length()
+            while y > 0:
+                n += (y & 0xFFFF).bit_length() + (y > 3).bit_length()
+                y >>= 5
+            return n
+    """,
     "newton_isqrt": """
         def f(n):
             if n < 2:

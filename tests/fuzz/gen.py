@@ -237,8 +237,22 @@ class Call(_Expr):
         return self.args
 
 
-Node = Union[Var, Const, Unary, Binary, Compare, BoolOp, IfExp, Call]
-FLOW_NODES = (Compare, BoolOp, IfExp, Call)
+@dataclass(frozen=True)
+class Method(_Expr):
+    """An int method the compiler translates: ``(x).bit_length()``."""
+
+    name: str
+    receiver: "Node"
+
+    def text(self, guarded: bool) -> tuple[str, int]:
+        return f"({self.receiver.render(guarded)}).{self.name}()", ATOM
+
+    def children(self) -> tuple["Node", ...]:
+        return (self.receiver,)
+
+
+Node = Union[Var, Const, Unary, Binary, Compare, BoolOp, IfExp, Call, Method]
+FLOW_NODES = (Compare, BoolOp, IfExp, Call, Method)
 
 
 def walk(node: Node) -> Iterator[Node]:
@@ -550,10 +564,13 @@ class Generator:
             right = Var(self.rng.choice(names))  # CPython would fold it: keep most trees live
         return Binary(op, left, right)
 
-    def builtin_call(self, names: list[str], depth: int) -> Call:
-        """``min``/``max`` of 2-3 operands, ``abs``, or ``pow`` with a small constant exponent."""
+    def builtin_call(self, names: list[str], depth: int) -> Node:
+        """``min``/``max`` of 2-3 operands, ``abs``, ``pow`` with a small constant exponent, or
+        ``(x).bit_length()``."""
         rng = self.rng
-        func = rng.choice(("min", "max", "abs", "pow"))
+        func = rng.choice(("min", "max", "abs", "pow", "bit_length"))
+        if func == "bit_length":
+            return Method(func, self.expr(names, depth))
         if func == "abs":
             return Call(func, (self.expr(names, depth),))
         if func == "pow":

@@ -687,6 +687,9 @@ class CodeGen:
                 return
             self.rshift(instr, unsigned=self.rep.kind(instr.args[0]) is Kind.UNSIGNED)
             return
+        if op is Opcode.BIT_LENGTH:
+            self.bit_length(instr)
+            return
         if op is Opcode.POS:               # +x: the same machine value (an int even for a bool)
             dst = self.loc(instr)
             t = self.target(dst)
@@ -707,6 +710,23 @@ class CodeGen:
             self.big_pow(instr)
         else:  # pragma: no cover - every Opcode is handled above
             raise AssertionError(op)
+
+    def bit_length(self, instr: ir.Instr) -> None:
+        """``x.bit_length()``: bits of |x| (|-2**63| = 2**63 as an unsigned word), 0 for 0."""
+        a = self.asm
+        dst = self.loc(instr)
+        x = instr.args[0]
+        self.load(RAX, self.operand(x))
+        if self.rep.kind(x) is Kind.SIGNED:
+            a.mov(RDX, RAX)
+            a.sar(RDX, 63)
+            a.xor(RAX, RDX)
+            a.sub(RAX, RDX)                  # |x|, exact as unsigned
+        a.mov(RDX, -1)
+        a.bsr(RAX, RAX)                      # index of the top bit; ZF when x == 0
+        a.cmov(Cond.E, RAX, RDX)
+        a.add(RAX, 1)
+        self.store(dst, RAX)
 
     def unfolded_constant(self, instr: ir.Instr, kind: Kind) -> None:
         """An operation on constants the optimizer could not fold: its exact result does not

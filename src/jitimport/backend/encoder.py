@@ -417,6 +417,12 @@ class Assembler:
         self._emit(_encode(bytes((0x0F, 0x40 + cond)), dst, src),
                    lambda: f"cmov{cond.name.lower()} {_R64[dst]}, {_fmt_rm64(src)}")
 
+    def bsr(self, dst: Reg, src: Reg | Mem) -> None:
+        """Index of the highest set bit of ``src`` (ZF set, ``dst`` undefined, when it is 0)."""
+        _check_reg(dst, "bsr destination")
+        _check_rm(src, "bsr source")
+        self._emit(_encode(b"\x0f\xbd", dst, src), lambda: f"bsr {_R64[dst]}, {_fmt_rm64(src)}")
+
     # -- ALU ----------------------------------------------------------------
 
     def _alu(self, name: str, dst: Reg | Mem, src: Reg | Mem | int) -> None:
