@@ -231,6 +231,9 @@ class Call(_Expr):
     args: tuple["Node", ...]
 
     def text(self, guarded: bool) -> tuple[str, int]:
+        if guarded and self.func == "pow":
+            # Checked like ``**``: a power inside a loop could grow without bound.
+            return f"_B('**', {self.args[0].render(True)}, {self.args[1].render(True)})", ATOM
         return f"{self.func}({', '.join(a.render(guarded) for a in self.args)})", ATOM
 
     def children(self) -> tuple["Node", ...]:
