@@ -172,6 +172,13 @@ def test_guard_skips_huge_work_but_not_cheap_errors() -> None:
     assert check(loop, (10,), {}) == "ok"
     assert check(loop, (-1,), {}) == "long"
     assert check(loop, (2**40,), {}) == "long"
+    # Ints under the size limit, divided a thousand times: cheap by small divisors only.
+    divide = FuncSpec(("a", "b"), (
+        Assign("t0", Binary("<<", Var("a"), Const(60000))), Assign("t1", Const(0)),
+        gen.For("i", (Const(1000),), (Assign("t1", Binary("//", Var("t0"), Var("b"))),))),
+        Var("t1"))
+    assert check(divide, (1, 3), {}) == "ok"
+    assert check(divide, (1, 1 << 30000), {}) == "long"
 
 
 def test_runner_catches_and_minimises_a_mismatch(tmp_path: Path) -> None:

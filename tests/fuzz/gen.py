@@ -33,16 +33,17 @@ shrunk function may no longer terminate.  The native code falls back to the
 original for all of these, so both sides would do the same enormous work.
 Instead of narrowing what is generated (which would hide the native checks for
 large and negative counts), every call is first run on a copy of the function
-whose arithmetic goes through :func:`_apply` (which stops with
+whose arithmetic goes through :func:`_charged` and :func:`_apply` (which stop with
 :class:`TooBig` before an int would exceed :data:`BIT_LIMIT` bits) and whose
-loops count their iterations (:class:`TooLong` past :data:`STEP_LIMIT`).  Such
-calls are skipped and counted.  Shifts by a count >= 2**53 are let through:
-CPython fails them at once (OverflowError or MemoryError), so they cost
-nothing and exercise the checks.
+loops count their iterations (:class:`TooLong` past :data:`STEP_LIMIT`, or
+past :data:`WORK_LIMIT` word operations, products and quotients of big ints
+counting as the product of their sizes).  Such calls are skipped and counted.
+Shifts by a count >= 2**53 are let through: CPython fails them at once
+(OverflowError or MemoryError), so they cost nothing and exercise the checks.
 
 **Warnings** are not compared: ``~`` on a bool (``~(a < b)``) is generated and
 CPython 3.12+ emits a DeprecationWarning for it, so the child runs every call
-with warnings ignored, on both sides (see ``runner.child_main``).
+with warnings ignored, on both sides (see ``child.child_main``).
 """
 from __future__ import annotations
 
@@ -88,6 +89,7 @@ RAISE_MESSAGES = ("negative", "out of range", "bad input", "too large")
 BIT_LIMIT = 1 << 16          # largest intermediate int the guard lets CPython build
 HOPELESS_SHIFT = 1 << 53     # CPython refuses such shifts immediately
 STEP_LIMIT = 4000            # loop iterations per call the guard lets CPython run
+WORK_LIMIT = 20_000_000      # 32-bit word operations per call (some tens of ms in CPython)
 
 #: Share of functions (in mode "flow") allowed one constant that never fits 64 bits,
 #: and one exit (a raise or an unsupported construct on a branch).
@@ -1021,7 +1023,8 @@ class TooBig(Exception):
 
 
 class TooLong(Exception):
-    """The call's loops would run more than :data:`STEP_LIMIT` iterations."""
+    """The call's loops would run more than :data:`STEP_LIMIT` iterations, or its arithmetic
+    would cost more than :data:`WORK_LIMIT`."""
 
 
 class _Stop(Exception):
@@ -1029,7 +1032,7 @@ class _Stop(Exception):
 
 
 def _bits(value: Any) -> int:
-    return abs(int(value)).bit_length() if isinstance(value, int) else 0
+    return int.bit_length(value) if isinstance(value, int) else 0   # of |value|, bools too
 
 
 def _apply(op: str, x: Any, y: Any) -> Any:
@@ -1049,6 +1052,29 @@ def _apply(op: str, x: Any, y: Any) -> Any:
     return _OPS[op](x, y)
 
 
+def _words(value: Any) -> int:
+    return (int.bit_length(value) >> 5) + 1 if isinstance(value, int) else 1
+
+
+def _charged(op: str, x: Any, y: Any) -> Any:
+    """``_apply``, with the operation's cost in 32-bit word operations added to the call's
+    work: ints under :data:`BIT_LIMIT` bits, but multiplied or divided thousands of times in
+    loops, would still keep CPython busy for seconds.  (Charged once ``_apply`` has let the
+    operation run: operands and result are then known to be of a bounded size.)"""
+    result = _apply(op, x, y)
+    if isinstance(x, int) and isinstance(y, int):
+        if op in ("*", "//", "%"):
+            cost = _words(x) * _words(y)
+        elif op == "**" and isinstance(result, int):
+            cost = _words(result) ** 2
+        else:   # linear in the sizes (for a shift, in the result's)
+            cost = _words(x) + _words(y) + _words(result)
+        _STEPS.work += cost
+        if _STEPS.work > WORK_LIMIT:
+            raise TooLong
+    return result
+
+
 def _unary(op: str, x: Any) -> Any:
     return _UNARY[op](x)
 
@@ -1063,10 +1089,12 @@ _UNARY: dict[str, Callable[[Any], Any]] = {"-": lambda x: -x, "~": lambda x: ~x,
 
 
 class _Steps:
-    """Loop iterations of the current guarded call (``_T()`` opens every loop body)."""
+    """Loop iterations (``_T()`` opens every loop body) and arithmetic work of the current
+    guarded call."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.work = 0
 
     def tick(self) -> None:
         self.count += 1
@@ -1086,7 +1114,7 @@ def guarded_function(spec: FuncSpec) -> Callable[..., Any]:
     source = spec.source(guarded=True)
     fn = _GUARDED.get(source)
     if fn is None:
-        namespace: dict[str, Any] = {"_B": _apply, "_U": _unary, "_T": _STEPS.tick}
+        namespace: dict[str, Any] = {"_B": _charged, "_U": _unary, "_T": _STEPS.tick}
         exec(compile(source, "<guarded>", "exec"), namespace)
         fn = namespace[spec.name]
         _GUARDED[source] = fn
@@ -1102,7 +1130,7 @@ def check(spec: FuncSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     """"ok" when running the call costs CPython little; "big" (:class:`TooBig`) or
     "long" (:class:`TooLong`) for calls to skip."""
     fn = guarded_function(spec)
-    _STEPS.count = 0
+    _STEPS.count = _STEPS.work = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ~True is deprecated: noise here, CPython's own concern
         try:
