@@ -215,11 +215,7 @@ def analyze(fn: ir.Function) -> Representation:
 def _infer(fn: ir.Function, full: set[Value], rep: Representation) -> None:
     """Kinds and types of block parameters and instructions, iterated to a fixpoint: a block
     parameter starts at the bottom (SMALL, no type) and rises with what its edges bring."""
-    incoming: dict[ir.Block, list[ir.Edge]] = {block: [] for block in fn.blocks}
-    for block in fn.blocks:
-        assert block.terminator is not None
-        for edge in block.terminator.edges():
-            incoming[edge.target].append(edge)
+    incoming = fn.incoming_edges()
     for block in fn.blocks:
         for param in block.params:
             rep.kinds[param] = Kind.SMALL

@@ -34,7 +34,7 @@ from .backend.codegen import GuardTarget, MachineCode, generate
 from .backend.regalloc import Allocation, allocate
 from .errors import CompilerError, NotCompilable, UnsupportedPlatform
 from .execmem import CodeBlock, ExecMemoryError, default_arena
-from .frontend import build_ir
+from .frontend import build_ir, builtins_of
 from .ir import Exit, Function
 from .optimizer import optimize
 from .support import unsupported_reason
@@ -109,10 +109,7 @@ def _table() -> versions.VersionTable:
 
 
 def _guard_target(fn: types.FunctionType) -> GuardTarget:
-    builtins = fn.__builtins__
-    if not isinstance(builtins, dict):
-        builtins = builtins.__dict__
-    return GuardTarget(fn.__globals__, builtins, _table().dict_version_offset)
+    return GuardTarget(fn.__globals__, builtins_of(fn), _table().dict_version_offset)
 
 
 def require_native_path(fn: Function) -> Function:

@@ -120,6 +120,7 @@ class _Marker:
 
 
 _NULL = _Marker("null")
+_NONE = _Marker("none")
 _MISSING = object()
 
 #: Builtins the frontend translates (while the name still means the builtin: guarded), with the
@@ -128,15 +129,15 @@ _BUILTIN_CALLS = {"range": range, "min": min, "max": max, "abs": abs, "divmod": 
 _BUILTIN_ARITY = {"range": (1, 3), "min": (2, 8), "max": (2, 8), "abs": (1, 1), "divmod": (2, 2),
                   "pow": (2, 2)}
 
-
 #: ``int`` methods the frontend translates (no arguments), by name.
 _INT_METHODS = {"bit_length": ir.Opcode.BIT_LENGTH}
 
 
-def _builtins_of(fn: types.FunctionType) -> dict:
+def builtins_of(fn: types.FunctionType) -> dict:
+    """The builtins dict a function's global lookups fall back to (``__builtins__`` may be the
+    module or its dict)."""
     builtins = fn.__builtins__
     return builtins if isinstance(builtins, dict) else builtins.__dict__
-_NONE = _Marker("none")
 
 
 class _Range:
@@ -692,7 +693,7 @@ class Frontend:
         if builtin is None or not arity[0] <= n <= arity[1] \
                 or not all(isinstance(a, ir.Value) for a in args):
             raise _Unsupported(f"call to {name}() is not supported")
-        if name in self.fn.__globals__ or _builtins_of(self.fn).get(name) is not builtin:
+        if name in self.fn.__globals__ or builtins_of(self.fn).get(name) is not builtin:
             raise _Unsupported(f"{name!r} is not the builtin {name} here")
         self.builder.guard_builtin(name, builtin)
         getattr(self, "call_" + name)(args)

@@ -353,6 +353,15 @@ class Function:
                 preds[succ].append(block)
         return preds
 
+    def incoming_edges(self) -> dict[Block, list[Edge]]:
+        """The edges into each block (the arguments its parameters receive)."""
+        edges: dict[Block, list[Edge]] = {block: [] for block in self.blocks}
+        for block in self.blocks:
+            assert block.terminator is not None, f"block {block.name} has no terminator"
+            for edge in block.terminator.edges():
+                edges[edge.target].append(edge)
+        return edges
+
     def reverse_postorder(self) -> list[Block]:
         """Blocks reachable from the entry, each after all its forward predecessors."""
         seen: set[Block] = set()

@@ -307,15 +307,6 @@ class Simplifier:
 
 
 # -- CFG clean-up ------------------------------------------------------------------------------
-def incoming_edges(fn: ir.Function) -> dict[ir.Block, list[Edge]]:
-    edges: dict[ir.Block, list[Edge]] = {block: [] for block in fn.blocks}
-    for block in fn.blocks:
-        assert block.terminator is not None
-        for edge in block.terminator.edges():
-            edges[edge.target].append(edge)
-    return edges
-
-
 def substitute(fn: ir.Function, mapping: dict[Value, Value]) -> None:
     """Replace every use of a key of ``mapping`` (transitively) by its value."""
     if not mapping:
@@ -356,7 +347,7 @@ def prune_params(fn: ir.Function) -> bool:
     changed = True
     while changed:
         changed = False
-        edges = incoming_edges(fn)
+        edges = fn.incoming_edges()
         mapping: dict[Value, Value] = {}
         for block in fn.blocks[1:]:
             incoming = edges[block]
@@ -383,7 +374,7 @@ def merge_blocks(fn: ir.Function) -> bool:
     """Join a block to its only predecessor when that one just jumps to it; bypass empty
     blocks without parameters that only jump on."""
     changed = False
-    edges = incoming_edges(fn)
+    edges = fn.incoming_edges()
     mapping: dict[Value, Value] = {}
     for block in fn.blocks[1:]:
         term = block.terminator
@@ -428,7 +419,7 @@ def merge_blocks(fn: ir.Function) -> bool:
 
 def eliminate_dead_code(fn: ir.Function) -> bool:
     """Drop instructions and block parameters that nothing live uses, unless Python could fail."""
-    edges = incoming_edges(fn)
+    edges = fn.incoming_edges()
     index_of = {param: i for block in fn.blocks for i, param in enumerate(block.params)}
     live: set[Value] = set()
     work: list[Value] = []
