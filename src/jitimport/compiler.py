@@ -67,6 +67,9 @@ class CompileInfo:
     source_ref: Callable[[], types.FunctionType | None] | None = field(default=None, repr=False)
     optimized_function: Function | None = field(default=None, repr=False)
     original_address: int = 0
+    #: Global names the function reads that were unbound when it was compiled (a helper
+    #: defined further down the module): the hook compiles it again once the module has run.
+    unbound_globals: frozenset[str] = frozenset()
 
     @property
     def source(self) -> types.FunctionType | None:
@@ -188,6 +191,6 @@ def compile_native(fn: F) -> F:
         checked_params=tuple(p.name for p in optimized.params if p.index in optimized.read_params),
         representations=rep.describe(optimized),
         address=block.address, original_address=id(fn), source_ref=weakref.ref(fn),
-        optimized_function=optimized,
+        optimized_function=optimized, unbound_globals=ir_fn.unbound_globals,
     )
     return native.make_native(fn, block, block.address, {"info": details})  # type: ignore[return-value]

@@ -247,7 +247,8 @@ class Frontend:
     ``lineno``       the source line of the current instruction;
     ``restart``      a signature was widened: this attempt's IR is discarded.
 
-    Kept across attempts: ``widen`` (leader offset -> locals that may be unbound there).
+    Kept across attempts: ``widen`` (leader offset -> locals that may be unbound there) and
+    ``unbound_globals`` (global names read that were not bound at compile time).
     """
 
     def __init__(self, fn: types.FunctionType, table: VersionTable) -> None:
@@ -260,6 +261,7 @@ class Frontend:
         self.params: list[ir.Param] = []
         self.param_index: dict[str, int] = {}
         self.widen: dict[int, set[str]] = {}
+        self.unbound_globals: set[str] = set()
         self._reset()
 
     def _reset(self) -> None:
@@ -291,6 +293,7 @@ class Frontend:
             name=self.fn.__name__, params=self.params, blocks=self.builder.blocks,
             filename=self.code.co_filename, firstlineno=self.code.co_firstlineno,
             read_params=frozenset(self.read_params), defaults=tuple(self.fn.__defaults__ or ()),
+            unbound_globals=frozenset(self.unbound_globals),
         )
 
     def _translate(self) -> None:
@@ -660,6 +663,8 @@ class Frontend:
         name = self.code.co_names[instr.arg >> 1]
         if not instr.arg & 1:
             value = self.fn.__globals__.get(name, _MISSING)
+            if value is _MISSING and name not in builtins_of(self.fn):
+                self.unbound_globals.add(name)
             if type(value) in (int, bool) and ir.fits_register(value):  # type: ignore[arg-type]
                 # A module constant: read as the value it has now, guarded where Python reads it
                 # (rebinding or deleting the name makes the code exit to the original).
@@ -688,6 +693,8 @@ class Frontend:
         if callee is None or _NULL not in pair:
             raise _Unsupported("call is not supported")
         name = callee.what[5:]
+        if name not in self.fn.__globals__ and name not in builtins_of(self.fn):
+            self.unbound_globals.add(name)
         builtin = _BUILTIN_CALLS.get(name)
         arity = _BUILTIN_ARITY.get(name, (0, 0))
         if builtin is None or not arity[0] <= n <= arity[1] \

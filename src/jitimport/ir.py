@@ -327,6 +327,9 @@ class Function:
     #: Default values of the trailing parameters (``fn.__defaults__``).
     defaults: tuple[object, ...] = ()
     notes: list[str] = field(default_factory=list)
+    #: Global names the source reads that were not bound when it was compiled (their reads
+    #: exit to Python): compiling again once they exist may make more of it native.
+    unbound_globals: frozenset[str] = frozenset()
 
     @property
     def entry(self) -> Block:
