@@ -39,6 +39,16 @@ the name was last found to mean what the code assumed; when either changed,
 the shared guard stub looks the name up again (``PyDict_GetItem``) and records
 the new tags, or the code exits.  Each guard has a record (tags, dicts, name,
 expected object, mode) in a writable buffer the code keeps alive.
+
+Relocations: every process-specific address the code embeds (a C-API
+function, ``int``, a shared stub, the original, the globals and builtins
+dicts, a guard record) is loaded by :meth:`CodeGen.address`, a fixed 10-byte
+``movabs`` whose immediate is listed in ``MachineCode.relocations`` with a
+symbol naming what it holds (see :data:`RELOCATION_SYMBOLS`).  The machine-code
+cache (``jitimport.hook.codecache``) stores the code with that list and patches
+each immediate with the loading process's address; nothing else in the code
+depends on the process.  A new runtime address is one more ``Runtime`` field,
+loaded with ``self.address(reg, ("runtime", "field_name"))``.
 """
 from __future__ import annotations
 
@@ -126,6 +136,15 @@ class GuardTarget:
     version_offset: int = 24
 
 
+#: Relocation symbols, the first element of each: ``("runtime", field)`` a ``Runtime`` field
+#: (not ``decoders``), ``("decoder", mode)`` a shared int decoder, ``("original",)`` the Python
+#: function, ``("globals",)`` / ``("builtins",)`` the dicts a guard watches, ``("guard_record", k)``
+#: the k-th guard record (``MachineCode.guards[k]`` says which).
+RELOCATION_SYMBOLS = ("runtime", "decoder", "original", "globals", "builtins", "guard_record")
+
+Symbol = tuple  # ("runtime", "long_from_long"), ("guard_record", 0), ...
+
+
 @dataclass
 class MachineCode:
     code: bytes
@@ -134,6 +153,10 @@ class MachineCode:
     representation: Representation
     #: Objects the code reads through raw addresses: kept alive as long as the code.
     keep: tuple[object, ...] = ()
+    #: (offset of an 8-byte immediate in ``code``, symbol): every process-specific address.
+    relocations: tuple[tuple[int, Symbol], ...] = ()
+    #: (mode, name) of each guard record, in record order (``stubs.GUARD_MODE_*``).
+    guards: tuple[tuple[int, str], ...] = ()
 
     def listing(self) -> list[tuple[int, bytes, str]]:
         """(offset, bytes, text) per instruction; text is rendered now, not at compile time."""
@@ -192,6 +215,7 @@ class CodeGen:
         self.cold: list = []  # deferred out-of-line code: callables emitting it
         self.fused: set[ir.Instr] = self._fusable()
         self.guards = _GuardCells(sum(1 for i in fn.instructions() if i.op.is_guard))
+        self.relocations: list[tuple[Label, Symbol]] = []
         pushes = len(self.alloc.callee_saved)
         frame = FRAME_FIXED + 8 * self.alloc.spill_slots
         if (8 + 8 * pushes + frame) % 16:   # keep RSP 16-byte aligned inside the body
@@ -248,6 +272,32 @@ class CodeGen:
             return scratch
         return src
 
+    # -- relocations -----------------------------------------------------------------
+    def address(self, reg: Reg, symbol: Symbol) -> None:
+        """``reg`` = this process's address of ``symbol``, as a relocation (see the module
+        docstring): the only way generated code may embed an address."""
+        at = self.asm.label()
+        self.asm.bind(at)
+        self.asm.movabs(reg, self.resolve(symbol))
+        self.relocations.append((at, symbol))
+
+    def resolve(self, symbol: Symbol) -> int:
+        kind = symbol[0]
+        if kind == "runtime":
+            return getattr(self.runtime, symbol[1])
+        if kind == "decoder":
+            return self.runtime.decoders[symbol[1]]
+        if kind == "original":
+            return self.original
+        if kind == "guard_record":
+            return self.guards.base + GUARD_RECORD_SIZE * symbol[1]
+        assert self.guard_target is not None
+        if kind == "globals":
+            return id(self.guard_target.globals_dict)
+        if kind == "builtins":
+            return id(self.guard_target.builtins_dict)
+        raise ValueError(f"unknown relocation symbol {symbol!r}")
+
     # -- driver --------------------------------------------------------------------
     def generate(self) -> MachineCode:
         a = self.asm
@@ -279,8 +329,8 @@ class CodeGen:
         self.epilogue()
         a.mov(RCX, 0)  # kwnames was NULL, or the entry check would have left already
         a.bind(self.fallback_at_entry)
-        a.mov(RDI, self.original)
-        a.mov(RAX, self.runtime.vectorcall)
+        self.address(RDI, ("original",))
+        self.address(RAX, ("runtime", "vectorcall"))
         a.jmp(RAX)
         if self.has_loops:
             a.bind(self.raise_exit)   # an exception is set (KeyboardInterrupt): return NULL
@@ -300,7 +350,9 @@ class CodeGen:
             # keeps those alive, and a module's globals refer back to the native: keeping them
             # here would make a cycle through the code's untracked owner that is never freed.
             keep = (self.guards.buffer, *self.guards.names, *self.guards.objects)
-        return MachineCode(code, a, self.alloc, self.rep, keep)
+        relocations = tuple((at.offset + 2, symbol) for at, symbol in self.relocations)
+        guards = tuple((mode, name) for mode, name, _ in self.guards.keys)
+        return MachineCode(code, a, self.alloc, self.rep, keep, relocations, guards)
 
     def epilogue(self) -> None:
         self.asm.add(RSP, self.frame_size)
@@ -347,14 +399,14 @@ class CodeGen:
         if isinstance(value, Const) and not ir.fits_register(int(value.value)):
             raise ValueError("result constant does not fit in 64 bits")
         if typ is PyType.BOOL:
-            box = self.runtime.bool_from_long
+            box = "bool_from_long"
         elif self.rep.kind(value) is Kind.UNSIGNED:
-            box = self.runtime.long_from_unsigned
+            box = "long_from_unsigned"
         else:
-            box = self.runtime.long_from_long
+            box = "long_from_long"
         a.mov(RDI, self.operand(value))
         self.epilogue()
-        a.mov(RAX, box)
+        self.address(RAX, ("runtime", box))
         a.jmp(RAX)
 
     def edge_is_plain(self, source: ir.Block, edge: ir.Edge) -> bool:
@@ -405,7 +457,7 @@ class CodeGen:
 
         def emit() -> None:
             a.bind(slow)
-            a.mov(RAX, self.runtime.poll_stub)
+            self.address(RAX, ("runtime", "poll_stub"))
             a.call(RAX)
             a.mov(POLL_COUNTER, POLL_INTERVAL)
             a.test(RAX, RAX)
@@ -509,12 +561,12 @@ class CodeGen:
         tag = target.version_offset
         slow = a.label()
         resume = a.label()
-        a.mov(RCX, record)
-        a.mov(RAX, id(target.globals_dict))
+        self.address(RCX, ("guard_record", record))
+        self.address(RAX, ("globals",))
         a.mov(RAX, Mem(RAX, tag))
         a.cmp(RAX, Mem(RCX, GUARD_GLOBALS_TAG))
         a.jcc(Cond.NE, slow)
-        a.mov(RAX, id(target.builtins_dict))
+        self.address(RAX, ("builtins",))
         a.mov(RAX, Mem(RAX, tag))
         a.cmp(RAX, Mem(RCX, GUARD_BUILTINS_TAG))
         a.jcc(Cond.NE, slow)
@@ -522,8 +574,8 @@ class CodeGen:
 
         def emit() -> None:
             a.bind(slow)
-            a.mov(RAX, record)
-            a.mov(RCX, self.runtime.guard_stub)
+            self.address(RAX, ("guard_record", record))
+            self.address(RCX, ("runtime", "guard_stub"))
             a.call(RCX)
             a.test(RAX, RAX)
             a.jcc(Cond.NE, self.fallback)
@@ -531,7 +583,7 @@ class CodeGen:
         self.cold.append(emit)
 
     def _guard_record(self, name: str, mode: int, expected: object, target: GuardTarget) -> int:
-        """The address of the guard record for ``name`` (see ``stubs.GUARD_*``), in a writable
+        """The index of the guard record for ``name`` (see ``stubs.GUARD_*``), in a writable
         buffer the code keeps alive, with the objects it points to; the tags start at a value
         no dict has, so the first call checks.  The buffer is laid out once, when the code is
         final (:meth:`generate` reads ``guards``), so its address never changes."""
@@ -542,8 +594,7 @@ class CodeGen:
             self.guards.objects.append(expected)
             self.guards.words += [ir.UINT64_MAX, ir.UINT64_MAX, id(target.globals_dict),
                                   id(target.builtins_dict), id(name), id(expected), mode]
-        slot = self.guards.keys.index(key)
-        return self.guards.base + GUARD_RECORD_SIZE * slot
+        return self.guards.keys.index(key)
 
     def entry_checks(self) -> None:
         """Keyword arguments or an unusable argument count go straight to the original."""
@@ -570,7 +621,7 @@ class CodeGen:
         # RSI holds ``args`` until the last parameter is loaded: unbox the one living in RSI last.
         read.sort(key=lambda p: self.loc(p) == RSI)
         if read:
-            a.mov(RCX, self.runtime.long_type)
+            self.address(RCX, ("runtime", "long_type"))
         n = len(self.fn.params)
         first_default = n - len(self.fn.defaults)
         for param in read:
@@ -649,7 +700,7 @@ class CodeGen:
         def emit() -> None:
             a = self.asm
             a.bind(slow)
-            a.mov(RDX, self.runtime.decoders[mode])  # the decoder clobbers RDX anyway
+            self.address(RDX, ("decoder", mode))  # the decoder clobbers RDX anyway
             a.call(RDX)
             if mode != "low64":
                 a.jcc(Cond.B, self.fallback)     # CF set: does not fit

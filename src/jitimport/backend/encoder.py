@@ -387,6 +387,14 @@ class Assembler:
         else:
             raise EncodingError(f"mov {dst!r}, {src!r} is not encodable")
 
+    def movabs(self, dst: Reg, value: int) -> None:
+        """``mov r64, imm64`` always in its 10-byte form (the immediate at offset 2), whatever
+        the value: code that is patched later (a relocated address) needs a fixed layout."""
+        _check_reg(dst, "movabs destination")
+        v = _imm64(value)
+        code = bytes((0x48 | (dst >> 3), 0xB8 + (dst & 7))) + _le(v, 8)
+        self._emit(code, lambda: f"movabs {_R64[dst]}, {_fmt_x64(v)}")
+
     def mov32(self, dst: Reg, src: Mem) -> None:
         """Zero-extending 32-bit load (writing r32 clears the upper half)."""
         _check_reg(dst, "mov32 destination")
