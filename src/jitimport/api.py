@@ -129,7 +129,10 @@ def info(obj: Any) -> CompileInfo:
     target = target.__dict__.get(_VERIFIED_NATIVE, target) if type(target) is FunctionType else target
     native = _native_module()
     if native is not None and native.is_native(target):
-        return native.metadata(target)["info"]
+        meta = native.metadata(target)
+        if "info" not in meta and "info_factory" in meta:   # loaded from the machine-code cache
+            meta["info"] = meta["info_factory"]()
+        return meta["info"]
     reason = getattr(target, _JIT_REASON, None) or "not compiled"
     name = getattr(target, "__qualname__", repr(target))
     from .compiler import CompileInfo

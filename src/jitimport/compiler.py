@@ -70,6 +70,12 @@ class CompileInfo:
     #: Global names the function reads that were unbound when it was compiled (a helper
     #: defined further down the module): the hook compiles it again once the module has run.
     unbound_globals: frozenset[str] = frozenset()
+    #: Loaded from the persistent machine-code cache (``hook.codecache``) instead of compiled.
+    from_cache: bool = False
+    #: (offset, symbol) of each address in the code, and (mode, name) of each guard record
+    #: (``MachineCode.relocations`` / ``.guards``): what the cache needs to relocate the code.
+    relocations: tuple[tuple[int, tuple], ...] = field(default=(), repr=False)
+    guards: tuple[tuple[int, str], ...] = field(default=(), repr=False)
 
     @property
     def source(self) -> types.FunctionType | None:
@@ -192,5 +198,6 @@ def compile_native(fn: F) -> F:
         representations=rep.describe(optimized),
         address=block.address, original_address=id(fn), source_ref=weakref.ref(fn),
         optimized_function=optimized, unbound_globals=ir_fn.unbound_globals,
+        relocations=machine.relocations, guards=machine.guards,
     )
     return native.make_native(fn, block, block.address, {"info": details})  # type: ignore[return-value]

@@ -296,6 +296,7 @@ _RUNTIME_OBJECTS: dict[str, object] = {
 }
 
 _runtime: Runtime | None = None
+_runtime_fields: dict[str, Any] | None = None
 _runtime_lock = threading.Lock()
 
 
@@ -309,15 +310,28 @@ def runtime() -> Runtime:
     """
     global _runtime
     if _runtime is None:
+        from .backend.codegen import Runtime
+
+        fields = runtime_fields()
         with _runtime_lock:
             if _runtime is None:
-                _runtime = _make_runtime()
+                _runtime = Runtime(**fields)
     return _runtime
 
 
-def _make_runtime() -> Runtime:
+def runtime_fields() -> dict[str, Any]:
+    """The fields of :func:`runtime` as a dict, without loading the code generator (the
+    machine-code cache relocates code with these)."""
+    global _runtime_fields
+    if _runtime_fields is None:
+        with _runtime_lock:
+            if _runtime_fields is None:
+                _runtime_fields = _make_runtime_fields()
+    return _runtime_fields
+
+
+def _make_runtime_fields() -> dict[str, Any]:
     from . import versions
-    from .backend.codegen import Runtime
     from .backend.stubs import DECODER_MODES, decoder_stub, guard_stub, poll_stub
 
     table = versions.current()
@@ -334,4 +348,4 @@ def _make_runtime() -> Runtime:
         fields["check_signals"], fields["save_thread"], fields["restore_thread"]), permanent=True).address
     fields["guard_stub"] = arena.install(guard_stub(
         fields["dict_getitem"], table.dict_version_offset), permanent=True).address
-    return Runtime(**fields)
+    return fields

@@ -10,10 +10,9 @@ the answer is a reason, not an ImportError.
 """
 from __future__ import annotations
 
-import platform
+import os
 import struct
 import sys
-import sysconfig
 from functools import lru_cache
 
 from . import versions
@@ -33,20 +32,33 @@ def disabled_by_environment() -> bool:
     return config.flag(config.DISABLE)
 
 
+def _config_var(name: str) -> object:
+    """``sysconfig.get_config_var(name)`` where it matters: on a build that is not a plain
+    release build (ABI flags set, or a debug build); elsewhere these variables are unset and
+    importing ``sysconfig`` would cost a warm start-up a few milliseconds."""
+    if not getattr(sys, "abiflags", "") and not hasattr(sys, "gettotalrefcount"):
+        return None
+    import sysconfig
+
+    return sysconfig.get_config_var(name)
+
+
 def _platform_reason() -> str | None:
     if sys.implementation.name != "cpython":
         return f"{sys.implementation.name} is not CPython"
     if not sys.platform.startswith("linux"):
         return f"platform {sys.platform} is not Linux"
-    if platform.machine().lower() not in ("x86_64", "amd64"):
-        return f"architecture {platform.machine()} is not x86-64"
+    machine = os.uname().machine   # what platform.machine() returns on Linux, without importing platform
+    if machine.lower() not in ("x86_64", "amd64"):
+        return f"architecture {machine} is not x86-64"
     if struct.calcsize("P") != 8:
         return "not a 64-bit interpreter"
     if versions.current() is None:
         return f"CPython {sys.version_info[0]}.{sys.version_info[1]} is not supported (3.11-3.13 are)"
-    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+    # The ABI flags say what sysconfig's Py_GIL_DISABLED says ("t"), without importing sysconfig.
+    if "t" in getattr(sys, "abiflags", "") or _config_var("Py_GIL_DISABLED"):
         return "free-threaded CPython builds are not supported"
-    if hasattr(sys, "gettotalrefcount") and sysconfig.get_config_var("Py_TRACE_REFS"):
+    if hasattr(sys, "gettotalrefcount") and _config_var("Py_TRACE_REFS"):
         return "Py_TRACE_REFS builds have a different object layout"
     if sys.int_info.bits_per_digit != 30 or sys.int_info.sizeof_digit != 4:
         return "int digits are not 30-bit"

@@ -315,6 +315,7 @@ def compile_module_namespace(module: "ModuleType", path: "str | None", context: 
         plan = _discover(module)
     swapped: "list[tuple[str, FunctionType, object]]" = []
     old_wrappers: list[object] = []
+    sources: "set[str]" = set()
     for qualname, reason in plan:
         if reason is not None:
             record(modname, qualname, False, reason)
@@ -332,12 +333,17 @@ def compile_module_namespace(module: "ModuleType", path: "str | None", context: 
             if type(fn) is not FunctionType or fn.__qualname__ != qualname or fn.__module__ != modname:
                 continue  # rebound, already native, or not the def we planned for
             native = compile_or_keep(fn, modname, qualname)
+            sources.add(fn.__code__.co_filename)
             if native is fn:
                 continue
             setattr(owner, leaf, staticmethod(native) if static else native)
             swapped.append((qualname, fn, native))
             if static:
                 old_wrappers.append(raw)
+    codecache = sys.modules.get(f"{__package__}.codecache")
+    if codecache is not None:   # write what was compiled (see codecache)
+        for source in sources:
+            codecache.flush(source)
     if not swapped:
         return 0
     # Plain aliases in the module namespace (``alias = area``) can be updated safely.

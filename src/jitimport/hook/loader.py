@@ -19,13 +19,25 @@ Resources, ``get_source``, ``is_package`` etc. are inherited untouched.
 """
 from __future__ import annotations
 
-import logging
+import sys
 from importlib.machinery import SourceFileLoader
 from importlib.util import cache_from_source
 
 from .transform import TRANSFORM_VERSION, bind_runtime, transform_to_code
 
-log = logging.getLogger("jitimport")
+
+
+class _LazyLog:
+    """``logging.getLogger("jitimport")``, imported at the first warning (a warm import of a
+    pragma module must not pay for ``logging``)."""
+
+    def warning(self, *args: object) -> None:
+        import logging
+
+        logging.getLogger("jitimport").warning(*args)
+
+
+log = _LazyLog()
 
 #: Inserted before ``.pyc`` in the cache file name of transformed modules.
 CACHE_TAG = f"jitimport-t{TRANSFORM_VERSION}"
@@ -73,6 +85,14 @@ class JitSourceFileLoader(SourceFileLoader):
                 self.path, type(exc).__name__, exc,
             )
             return super().source_to_code(self.get_data(self.path), self.path)
+
+    def exec_module(self, module) -> None:  # type: ignore[no-untyped-def]
+        try:
+            super().exec_module(module)
+        finally:
+            codecache = sys.modules.get(f"{__package__}.codecache")
+            if codecache is not None:   # write what this module compiled (see codecache)
+                codecache.flush(self.path)
 
     def source_to_code(self, data, path, *, _optimize=-1):  # type: ignore[override]
         try:

@@ -95,7 +95,7 @@ def format_report() -> str:
         width = max(len(r.qualname) for r in items)
         for r in items:
             if r.native:
-                lines.append(f"    native  {r.qualname}")
+                lines.append(f"    native  {r.qualname}  ({r.reason})" if r.reason else f"    native  {r.qualname}")
             else:
                 lines.append(f"    python  {r.qualname.ljust(width)}  {r.reason}")
     return "\n".join(lines)

@@ -9,16 +9,30 @@ speed, never an import.
 """
 from __future__ import annotations
 
-import logging
 from types import FunctionType
 from typing import Any, Callable, TypeVar
 
 from .. import config
 from . import reporting as _report
 
-log = logging.getLogger("jitimport")
+
+
+class _LazyLog:
+    """``logging.getLogger("jitimport")``, imported at the first warning (a warm import of a
+    pragma module must not pay for ``logging``)."""
+
+    def warning(self, *args: object) -> None:
+        import logging
+
+        logging.getLogger("jitimport").warning(*args)
+
+
+log = _LazyLog()
 
 F = TypeVar("F")
+
+#: The report's reason for a native function whose machine code came from the cache.
+FROM_CACHE = "from cache"
 
 
 def _compile_native() -> Callable[[Any], Any]:
@@ -27,6 +41,11 @@ def _compile_native() -> Callable[[Any], Any]:
     from jitimport import compiler
 
     return compiler.compile_native
+
+
+def _compile(fn: Any) -> Any:
+    """The compiler, loaded only when a function is not in the machine-code cache."""
+    return _compile_native()(fn)
 
 
 def _describe_failure(exc: BaseException) -> str:
@@ -50,13 +69,18 @@ def _warn_unavailable(exc: BaseException) -> None:
 
 
 def compile_or_keep(fn: F, module: str | None = None, qualname: str | None = None) -> F:
-    """Native version of ``fn`` if it compiles, else ``fn``; records the outcome either way."""
+    """Native version of ``fn`` if it compiles, else ``fn``; records the outcome either way.
+
+    Functions defined in a module file go through the persistent machine-code cache
+    (:mod:`.codecache`): a usable entry is loaded instead of compiling."""
     module = module or getattr(fn, "__module__", None) or "?"
     qualname = qualname or getattr(fn, "__qualname__", None) or repr(fn)
     try:
         from jitimport.errors import NotCompilable, UnsupportedPlatform
 
-        native = _compile_native()(fn)
+        from .codecache import load_or_compile
+
+        native, from_cache = load_or_compile(fn, _compile)  # type: ignore[arg-type]
     except NotCompilable as exc:
         if isinstance(exc, UnsupportedPlatform):
             _warn_unavailable(exc)
@@ -72,7 +96,7 @@ def compile_or_keep(fn: F, module: str | None = None, qualname: str | None = Non
     if native is None:
         _report.record(module, qualname, False, "compiler returned None")
         return fn
-    _report.record(module, qualname, True, None)
+    _report.record(module, qualname, True, FROM_CACHE if from_cache else None)
     if config.flag(config.VERIFY):  # verify mode: a checking wrapper, only then (see jitimport.verify)
         from ..verify import verified
 
