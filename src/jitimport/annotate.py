@@ -83,7 +83,8 @@ class FunctionFacts:
 
     def native_summary(self) -> str:
         exits = self.exit_count
-        more = f"; {exits} path{'s' if exits != 1 else ''} exit to Python (see the IR)" if exits else ""
+        paths = "1 path exits" if exits == 1 else f"{exits} paths exit"
+        more = f"; {paths} to Python (see the IR)" if exits else ""
         return f"native {self.qualname}: {self.code_size} bytes of machine code{more}"
 
     @property
