@@ -91,7 +91,7 @@ class CompileInfo:
     def ir_function(self) -> Function | None:
         """The control-flow graph as the frontend built it (rebuilt: the optimizer works in place)."""
         source = self.source
-        return build_ir(source, _table()) if source is not None else None
+        return build_ir(source, _table(), inline_source) if source is not None else None
 
     @property
     def ir(self) -> str:
@@ -113,6 +113,16 @@ def _table() -> versions.VersionTable:
 
 def _guard_target(fn: types.FunctionType) -> GuardTarget:
     return GuardTarget(fn.__globals__, builtins_of(fn), _table().dict_version_offset)
+
+
+def inline_source(obj: object) -> types.FunctionType | None:
+    """The Python function whose body a call of ``obj`` inlines: a native function's original
+    (immutable once compiled, so a guard on the name's binding is enough).  Plain Python
+    functions are not inlined: their ``__code__`` and defaults can be reassigned."""
+    if native.is_native(obj):
+        source = native.original(obj)
+        return source if isinstance(source, types.FunctionType) else None
+    return None
 
 
 def require_native_path(fn: Function) -> Function:
@@ -174,7 +184,7 @@ def compile_native(fn: F) -> F:
     table = _table()
     timer = _Timer(fn)
     run = timer.run
-    ir_fn: Function = run("frontend", build_ir, fn, table)
+    ir_fn: Function = run("frontend", build_ir, fn, table, inline_source)
     optimized: Function = run("optimize", optimize, ir_fn)
     run("check", require_native_path, optimized)
     rep: Representation = run("analyze", analyze, optimized)

@@ -129,6 +129,14 @@ _BUILTIN_CALLS = {"range": range, "min": min, "max": max, "abs": abs, "divmod": 
 _BUILTIN_ARITY = {"range": (1, 3), "min": (2, 8), "max": (2, 8), "abs": (1, 1), "divmod": (2, 2),
                   "pow": (2, 2)}
 
+#: Given what a global name holds, the Python function to inline for a call of it (None: the
+#: call is not inlined).
+CalleeResolver = Callable[[object], "types.FunctionType | None"]
+#: Bytecode instructions a function may inline in all (each callee counted per call site).
+INLINE_BUDGET = 2000
+#: Inlined calls nested at most this deep.
+INLINE_DEPTH = 8
+
 #: ``int`` methods the frontend translates (no arguments), by name.
 _INT_METHODS = {"bit_length": ir.Opcode.BIT_LENGTH}
 
@@ -249,10 +257,22 @@ class Frontend:
 
     Kept across attempts: ``widen`` (leader offset -> locals that may be unbound there) and
     ``unbound_globals`` (global names read that were not bound at compile time).
+
+    Calls to native functions of the same module are inlined (:meth:`inline`):
+    ``resolve_callee`` says which objects are such functions, ``inlining`` holds the
+    code objects being inlined around this one (a recursive call exits instead), and
+    ``budget`` the bytecode instructions all levels may still inline.
     """
 
-    def __init__(self, fn: types.FunctionType, table: VersionTable) -> None:
+    def __init__(self, fn: types.FunctionType, table: VersionTable,
+                 resolve_callee: CalleeResolver | None = None, inlining: tuple[types.CodeType, ...] = (),
+                 budget: list[int] | None = None) -> None:
         self.fn = fn
+        self.resolve_callee = resolve_callee
+        #: Code objects of the functions being inlined around this one (outermost first).
+        self.inlining = inlining + (fn.__code__,)
+        #: Bytecode instructions still allowed to be inlined, shared by every level.
+        self.budget = budget if budget is not None else [INLINE_BUDGET]
         self.code = fn.__code__
         self.table = table
         self.ops = read_bytecode(self.code)
@@ -560,7 +580,8 @@ class Frontend:
         if item is _NONE:
             raise _Unsupported("the function returns None (the result must be an int or a bool)")
         if isinstance(item, _Tuple):
-            raise _Unsupported("returning a tuple is not supported")
+            self.builder.ret_tuple(item.items)
+            return
         if not isinstance(item, ir.Value):
             raise _Unsupported("returning a range is not supported")
         self.builder.ret(item)
@@ -695,6 +716,11 @@ class Frontend:
         name = callee.what[5:]
         if name not in self.fn.__globals__ and name not in builtins_of(self.fn):
             self.unbound_globals.add(name)
+        target = self.fn.__globals__.get(name, _MISSING)
+        source = self.resolve_callee(target) if self.resolve_callee is not None else None
+        if source is not None and source.__globals__ is self.fn.__globals__:
+            self.inline(name, target, source, args)
+            return
         builtin = _BUILTIN_CALLS.get(name)
         arity = _BUILTIN_ARITY.get(name, (0, 0))
         if builtin is None or not arity[0] <= n <= arity[1] \
@@ -704,6 +730,46 @@ class Frontend:
             raise _Unsupported(f"{name!r} is not the builtin {name} here")
         self.builder.guard_builtin(name, builtin)
         getattr(self, "call_" + name)(args)
+
+    def inline(self, name: str, target: object, source: types.FunctionType,
+               args: list[StackItem]) -> None:
+        """``name(*args)`` where the module binds ``name`` to a native function: its body is
+        built from its bytecode and spliced in here, its parameters replaced by the arguments,
+        each ``return`` a jump to the block after the call.  Guarded: rebinding the name makes
+        the code exit, and the original then calls whatever the name holds.  An exit inside
+        the callee exits the whole function (pure: the original computes the same)."""
+        code = source.__code__
+        if code in self.inlining:
+            raise _Unsupported(f"recursive call of {name}() (runs in Python)")
+        if len(self.inlining) > INLINE_DEPTH:
+            raise _Unsupported(f"calls nested too deep to inline ({name}())")
+        if len(args) != code.co_argcount:
+            raise _Unsupported(f"call to {name}() with {len(args)} of its {code.co_argcount} arguments"
+                               " is not supported")
+        if not all(isinstance(a, ir.Value) for a in args):
+            raise _Unsupported(f"call to {name}() with a non-int argument is not supported")
+        size = len(read_bytecode(code))
+        if size > self.budget[0]:
+            raise _Unsupported(f"call to {name}() is too large to inline (runs in Python)")
+        self.budget[0] -= size
+        try:
+            body = Frontend(source, self.table, self.resolve_callee, self.inlining, self.budget).build()
+        except NotCompilable as exc:
+            raise _Unsupported(f"call to {name}(), which is not compilable: {exc.reason}") from None
+        self.unbound_globals |= body.unbound_globals
+        self.builder.guard_global(name, target)
+        values: list[ir.Value] = [a for a in args if isinstance(a, ir.Value)]
+        returns = body.returns()
+        shapes = {(r.is_tuple, len(r.values)) for r in returns}
+        if len(shapes) > 1:
+            raise _Unsupported(f"{name}() returns values of different shapes")
+        is_tuple, width = shapes.pop() if shapes else (False, 1)
+        join = self.builder.append_block(f"{name}.ret")
+        results = [join.add_param(f"{name}.r") for _ in range(width)]
+        _splice(body, values, join, f"{name}.", self.builder)
+        self.builder.jump(body.entry)
+        self.builder.position_at_end(join)
+        self.push(_Tuple(results) if is_tuple else results[0])
 
     def call_range(self, values: list[ir.Value]) -> None:
         n = len(values)
@@ -862,6 +928,34 @@ class Frontend:
         self._jump_or_pop(instr, True)
 
 
-def build_ir(fn: types.FunctionType, table: VersionTable) -> ir.Function:
-    """The IR of ``fn`` (raises :class:`NotCompilable` with reason and line)."""
-    return Frontend(fn, table).build()
+def _splice(body: ir.Function, args: list[ir.Value], join: ir.Block, prefix: str,
+            builder: ir.Builder) -> None:
+    """Move ``body``'s blocks into ``builder``'s function: its parameters become ``args``, its
+    returns jumps to ``join``, its exits name the callee."""
+    def arg(value: ir.Value) -> ir.Value:
+        return args[value.index] if isinstance(value, ir.Param) else value
+
+    callee = prefix.rstrip(".")
+    for block in body.blocks:
+        block.name = prefix + block.name
+        for instr in block.body:
+            instr.args = tuple(arg(a) for a in instr.args)
+        term = block.terminator
+        if isinstance(term, ir.Return):
+            block.terminator = ir.Jump(ir.Edge(join, tuple(arg(v) for v in term.values)), term.lineno)
+        elif isinstance(term, ir.Exit):
+            term.reason = f"in {callee}(): {term.reason}"
+        else:
+            if isinstance(term, ir.Branch):
+                term.cond = arg(term.cond)
+            assert term is not None
+            for edge in term.edges():
+                edge.args = tuple(arg(a) for a in edge.args)
+        builder.blocks.append(block)
+
+
+def build_ir(fn: types.FunctionType, table: VersionTable,
+             resolve_callee: CalleeResolver | None = None) -> ir.Function:
+    """The IR of ``fn`` (raises :class:`NotCompilable` with reason and line).  Calls to the
+    functions ``resolve_callee`` recognises (a native's Python source) are inlined."""
+    return Frontend(fn, table, resolve_callee).build()

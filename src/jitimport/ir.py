@@ -251,17 +251,28 @@ class Branch:
 
 @dataclass(eq=False)
 class Return:
-    value: Value
+    """Return the one value, or (``is_tuple``) a new tuple of the values (``return q, r``)."""
+
+    values: tuple[Value, ...]
     lineno: int | None = None
+    is_tuple: bool = False
+
+    @property
+    def value(self) -> Value:
+        """The returned value of a one-value return."""
+        assert not self.is_tuple and len(self.values) == 1
+        return self.values[0]
 
     def uses(self) -> tuple[Value, ...]:
-        return (self.value,)
+        return self.values
 
     def edges(self) -> tuple[Edge, ...]:
         return ()
 
     def __str__(self) -> str:
-        return f"return {self.value.ref()}"
+        if self.is_tuple:
+            return "return (" + ", ".join(v.ref() for v in self.values) + ("," if len(self.values) == 1 else "") + ")"
+        return f"return {self.values[0].ref()}"
 
 
 @dataclass(eq=False)
@@ -406,7 +417,7 @@ class Function:
 def straight_line(name: str, params: list[Param], body: list[Instr], result: Value,
                   **kwargs: object) -> Function:
     """A one-block function (``return result`` after ``body``): for tests and tools."""
-    block = Block("entry", body=list(body), terminator=Return(result))
+    block = Block("entry", body=list(body), terminator=Return((result,)))
     return Function(name, params, [block], **kwargs)  # type: ignore[arg-type]
 
 
@@ -529,7 +540,10 @@ class Builder:
         self._terminate(Branch(cond, if_true, if_false, self.lineno))
 
     def ret(self, value: Value) -> None:
-        self._terminate(Return(value, self.lineno))
+        self._terminate(Return((value,), self.lineno))
+
+    def ret_tuple(self, values: Sequence[Value]) -> None:
+        self._terminate(Return(tuple(values), self.lineno, is_tuple=True))
 
     def exit(self, reason: str, lineno: int | None = None) -> None:
         self._terminate(Exit(reason, lineno if lineno is not None else self.lineno))
@@ -571,6 +585,8 @@ def interpret(fn: Function, args: Sequence[int],
         if steps > max_steps:
             raise RuntimeError("interpret: step limit reached")
         if isinstance(term, Return):
+            if term.is_tuple:
+                return tuple(value_of(v) for v in term.values)  # type: ignore[return-value]
             return value_of(term.value)
         if isinstance(term, Exit):
             raise ExitReached(term.reason)

@@ -64,6 +64,9 @@ SLOT_NARGS2 = 16
 SLOT_SCRATCH = 24
 FRAME_FIXED = 32
 
+#: Offset of ``ob_item`` in a PyTupleObject (refcount, type, size: the same on 3.11-3.13).
+TUPLE_ITEMS = 24
+
 #: Back edges taken between two polls for signals and the GIL.
 POLL_INTERVAL = 1 << 16
 
@@ -114,6 +117,9 @@ class Runtime:
     #: Shared stubs (``backend.stubs``): the back-edge poll and a guard's slow path.
     poll_stub: int = 0
     guard_stub: int = 0
+    tuple_new: int = 0
+    decref: int = 0
+    tuple_type: int = 0
 
 
 @dataclass(frozen=True)
@@ -194,6 +200,9 @@ class CodeGen:
         self.guards = _GuardCells(sum(1 for i in fn.instructions() if i.op.is_guard))
         pushes = len(self.alloc.callee_saved)
         frame = FRAME_FIXED + 8 * self.alloc.spill_slots
+        #: Where a tuple return keeps its items while it boxes them (calls clobber registers).
+        self.tuple_slots = frame
+        frame += 8 * max((len(r.values) for r in fn.returns() if r.is_tuple), default=0)
         if (8 + 8 * pushes + frame) % 16:   # keep RSP 16-byte aligned inside the body
             frame += 8
         self.frame_size = frame
@@ -312,7 +321,7 @@ class CodeGen:
         a = self.asm
         term = block.terminator
         if isinstance(term, ir.Return):
-            self.ret(term.value)
+            self.ret(term)
         elif isinstance(term, ir.Exit):
             a.jmp(self.fallback)
         elif isinstance(term, ir.Jump):
@@ -338,24 +347,76 @@ class CodeGen:
             a.bind(taken)
             self.take_edge(block, true_edge, following)
 
-    def ret(self, value: ir.Value) -> None:
-        a = self.asm
+    def box_function(self, value: ir.Value) -> int | None:
+        """The C function that boxes ``value`` (None: its type differs between paths)."""
         typ = self.rep.type_of(value)
         if typ is PyType.MIXED:
-            a.jmp(self.fallback)  # a bool on some paths, an int on others: Python boxes it
-            return
+            return None
         if isinstance(value, Const) and not ir.fits_register(int(value.value)):
             raise ValueError("result constant does not fit in 64 bits")
         if typ is PyType.BOOL:
-            box = self.runtime.bool_from_long
-        elif self.rep.kind(value) is Kind.UNSIGNED:
-            box = self.runtime.long_from_unsigned
-        else:
-            box = self.runtime.long_from_long
+            return self.runtime.bool_from_long
+        if self.rep.kind(value) is Kind.UNSIGNED:
+            return self.runtime.long_from_unsigned
+        return self.runtime.long_from_long
+
+    def ret(self, term: ir.Return) -> None:
+        if term.is_tuple:
+            self.ret_tuple(term.values)
+            return
+        a = self.asm
+        value = term.value
+        box = self.box_function(value)
+        if box is None:
+            a.jmp(self.fallback)  # a bool on some paths, an int on others: Python boxes it
+            return
         a.mov(RDI, self.operand(value))
         self.epilogue()
         a.mov(RAX, box)
         a.jmp(RAX)
+
+    def ret_tuple(self, values: tuple[ir.Value, ...]) -> None:
+        """``return a, b``: a new tuple of boxed ints.  The items are parked in the frame
+        first (the calls clobber registers); a failed allocation returns NULL with
+        CPython's MemoryError set, after releasing the half-built tuple."""
+        a = self.asm
+        boxes = [self.box_function(v) for v in values]
+        if None in boxes:
+            a.jmp(self.fallback)
+            return
+        for i, value in enumerate(values):
+            a.mov(RAX, self.operand(value))
+            a.mov(Mem(RSP, self.tuple_slots + 8 * i), RAX)
+        failed = a.label()
+        a.mov(RDI, len(values))
+        a.mov(RAX, self.runtime.tuple_new)
+        a.call(RAX)
+        a.test(RAX, RAX)
+        a.jcc(Cond.E, failed)
+        a.mov(Mem(RSP, SLOT_SCRATCH), RAX)
+        release = a.label()
+        for i, box in enumerate(boxes):
+            a.mov(RDI, Mem(RSP, self.tuple_slots + 8 * i))
+            a.mov(RAX, box)
+            a.call(RAX)
+            a.test(RAX, RAX)
+            a.jcc(Cond.E, release)
+            a.mov(RCX, Mem(RSP, SLOT_SCRATCH))
+            a.mov(Mem(RCX, TUPLE_ITEMS + 8 * i), RAX)  # the tuple steals the reference
+        a.mov(RAX, Mem(RSP, SLOT_SCRATCH))
+        self.epilogue()
+        a.ret()
+
+        def emit() -> None:
+            a.bind(release)
+            a.mov(RDI, Mem(RSP, SLOT_SCRATCH))
+            a.mov(RAX, self.runtime.decref)
+            a.call(RAX)
+            a.bind(failed)
+            self.epilogue()
+            a.xor(RAX, RAX)
+            a.ret()
+        self.cold.append(emit)
 
     def edge_is_plain(self, source: ir.Block, edge: ir.Edge) -> bool:
         """No moves, no conversion, no poll: a bare jump."""
@@ -410,6 +471,11 @@ class CodeGen:
             a.mov(POLL_COUNTER, POLL_INTERVAL)
             a.test(RAX, RAX)
             a.jcc(Cond.NE, self.raise_exit)
+            # A signal handler may have rebound a name the code assumes: check again (the
+            # optimizer hoisted every guard to the entry).
+            for instr in self.fn.entry.body:
+                if instr.op.is_guard:
+                    self.guard(instr)
             a.jmp(resume)
         self.cold.append(emit)
 
