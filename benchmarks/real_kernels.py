@@ -64,6 +64,12 @@ CHILD_SILENCE_S = 5.0
 #: Address space a smoke-check child may add (a power with a 2**40 exponent must fail, not swap).
 CHILD_EXTRA_MEMORY = 1 << 30
 
+#: The top-level packages (PyPI names) the csv's third-party rows come from.
+THIRD_PARTY = frozenset({
+    "pymmh3", "fnvhash", "base58", "bech32", "crcmod", "crc", "ecdsa", "pyaes", "reedsolo", "pyfinite", "hashids",
+    "siphash", "pure25519", "primefac", "sympy",
+})
+
 COMPILED, REFUSED, MISSING, UNRESOLVED, ERROR = "compiled", "refused", "missing", "unresolved", "error"
 
 
@@ -86,8 +92,12 @@ class KernelRow:
 
     @property
     def is_stdlib(self) -> bool:
-        """The module ships with CPython (no third-party package needed)."""
-        return self.module.split(".")[0] in sys.stdlib_module_names
+        """The module ships with CPython (no third-party package needed).
+
+        Decided by the package list, not ``sys.stdlib_module_names``: ``_pydatetime`` and ``_pylong``
+        are 3.12+, and on 3.11 they must count as missing standard-library rows, not as packages.
+        """
+        return self.module.split(".")[0] not in THIRD_PARTY
 
 
 @dataclass
@@ -121,6 +131,11 @@ class KernelResult:
 
     @property
     def reason_group(self) -> str:
+        """The blanked reason; a call to a same-module function that is refused itself is its own group
+        (the caller follows once the callee compiles)."""
+        called = _CALLED.search(self.reason)
+        if called and any(q.rsplit(".", 1)[-1] == called.group(1) for q in self.callees_refused):
+            return "call to a same-module function that is refused itself"
         return group_reason(self.reason)
 
 
@@ -230,6 +245,13 @@ def _compiler() -> tuple[Callable[[Any], Any], type[BaseException]]:
     import jitimport
 
     return jitimport.compile_native, jitimport.NotCompilable
+
+
+def native_available() -> str | None:
+    """None when native code can run in this interpreter, else why not (every kernel would be refused)."""
+    from jitimport.support import unsupported_reason
+
+    return unsupported_reason()
 
 
 def evaluate(row: KernelRow, smoke: bool = True) -> KernelResult:
@@ -510,6 +532,9 @@ _VARYING = (
 )
 
 
+_CALLED = re.compile(r"call to ([\w.<>]+)\(\) is not supported")
+
+
 def group_reason(reason: str) -> str:
     """A refusal reason with its names blanked, so that equal causes count together."""
     for pattern, blank in _VARYING:
@@ -553,7 +578,7 @@ def summarize(results: Sequence[KernelResult]) -> Summary:
          for group, members in groups.items()),
         key=lambda item: (-item[1], item[0]),
     )
-    available = [r for r in results if r.status != MISSING]
+    available = [r for r in results if r.status not in (MISSING, UNRESOLVED)]  # this interpreter lacks the kernel
     return Summary(
         total=len(results), compiled=by_status[COMPILED], refused=by_status[REFUSED], missing=by_status[MISSING],
         missing_modules=sorted({r.row.module for r in results if r.status == MISSING}),
@@ -664,6 +689,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=15, help="how many refusal groups to show")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per kernel, and progress on stderr")
     args = parser.parse_args(argv)
+    unavailable = native_available()
+    if unavailable is not None:
+        print(f"real_kernels: native code is not available here ({unavailable}): nothing can compile", file=sys.stderr)
+        return 2
     rows = load_rows(args.kernels)
     if args.stdlib_only:
         rows = [row for row in rows if row.is_stdlib]
