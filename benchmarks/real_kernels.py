@@ -106,11 +106,12 @@ class SmokeResult:
 
     checked: int = 0
     raised: int = 0            # of the checked tuples, those where both raised the same exception
+    native: int = 0            # of the checked tuples, those the machine code returned without the original
     skipped: int = 0           # original raised an environment-dependent error, or was too slow / hung
     mismatches: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
-        text = f"{self.checked} checked ({self.raised} raising), {self.skipped} skipped"
+        text = f"{self.checked} checked ({self.raised} raising, {self.native} native), {self.skipped} skipped"
         if self.mismatches:
             text += f", {len(self.mismatches)} MISMATCH"
         return text
@@ -376,15 +377,42 @@ def _check_one(native: Callable[..., Any], original: Callable[..., Any], args: t
         return "skipped", "original too slow"
     if expected[0] == "raise" and issubclass(expected[1], _ENVIRONMENT_ERRORS):
         return "skipped", f"original raised {expected[1].__name__}"
+    exited = _ExitWatch(original.__code__)
     try:
-        got = _outcome(native, args, NATIVE_BUDGET_S)
+        with exited:
+            got = _outcome(native, args, NATIVE_BUDGET_S)
     except _Timeout:
         return "mismatch", f"{args}: original {_show(expected)} within {ORIGINAL_BUDGET_S * 1000:g} ms, native still running after {NATIVE_BUDGET_S:g} s"
     same = got[0] == expected[0] and got[1] is expected[1] and (
         got[2] == expected[2] if expected[0] == "raise" else _same_value(got[2], expected[2]))
     if not same:
         return "mismatch", f"{args}: native {_show(got)} != original {_show(expected)}"
-    return ("raised" if expected[0] == "raise" else "checked"), ""
+    if expected[0] == "raise":
+        return "raised", ""
+    return ("checked" if exited.seen else "native"), ""
+
+
+class _ExitWatch:
+    """Whether the kernel's Python body ran during a native call (an exit: the original re-ran).
+
+    The profiler sees Python frames only, never the machine code, so a ``call`` event for the
+    kernel's own code object means the native left to the original (recursive calls happen inside it).
+    """
+
+    def __init__(self, code: types.CodeType) -> None:
+        self.code = code
+        self.seen = False
+
+    def _profile(self, frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code is self.code:
+            self.seen = True
+
+    def __enter__(self) -> "_ExitWatch":
+        sys.setprofile(self._profile)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        sys.setprofile(None)
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -436,6 +464,7 @@ def smoke_check(native: Callable[..., Any], original: types.FunctionType) -> Smo
         else:
             result.checked += 1
             result.raised += status == "raised"
+            result.native += status == "native"
 
     if not hasattr(os, "fork") or not hasattr(signal, "setitimer"):
         for args in tuples:  # no fork (not Linux/macOS): in-process, without the hang protection
@@ -608,8 +637,13 @@ def format_text(results: Sequence[KernelResult], top: int = 15, verbose: bool = 
     if smoked:
         checked = sum(r.smoke.checked for r in smoked if r.smoke)
         skipped = sum(r.smoke.skipped for r in smoked if r.smoke)
-        out.append(f"smoke check: {len(smoked)} compiled kernels, {checked} argument tuples compared, "
+        native = sum(r.smoke.native for r in smoked if r.smoke)
+        out.append(f"smoke check: {len(smoked)} compiled kernels, {checked} argument tuples compared "
+                   f"({native} returned by machine code, the rest exited or raised), "
                    f"{skipped} skipped, {len(s.mismatches)} mismatches")
+        never = [r.row.name for r in smoked if r.smoke and r.smoke.native == 0]
+        if never:
+            out.append(f"compiled, but every smoke call exited to the original ({len(never)}): {', '.join(never)}")
     out.append("")
     out.append(f"refusal reasons (top {min(top, len(s.reasons))} of {len(s.reasons)} groups):")
     for group, count, examples, exact in s.reasons[:top]:
@@ -667,14 +701,14 @@ def write_csv(results: Sequence[KernelResult], path: str) -> None:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["module", "qualname", "domain", "compiled_2026_11_30", "status", "reason_group", "reason",
-                         "where", "native_callees", "refused_callees", "smoke_checked", "smoke_skipped",
+                         "where", "native_callees", "refused_callees", "smoke_checked", "smoke_native", "smoke_skipped",
                          "smoke_mismatches", "compile_ms"])
         for r in results:
             writer.writerow([
                 r.row.module, r.row.qualname, r.row.domain, r.row.compiled_then, r.status,
                 r.reason_group if r.status == REFUSED else "", r.reason, r.where,
                 " ".join(r.callees_compiled), " ".join(r.callees_refused),
-                r.smoke.checked if r.smoke else "", r.smoke.skipped if r.smoke else "",
+                r.smoke.checked if r.smoke else "", r.smoke.native if r.smoke else "", r.smoke.skipped if r.smoke else "",
                 " | ".join(r.smoke.mismatches) if r.smoke else "", f"{r.compile_seconds * 1000:.1f}",
             ])
 
