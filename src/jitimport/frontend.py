@@ -127,7 +127,7 @@ _MISSING = object()
 #: argument counts it accepts.
 _BUILTIN_CALLS = {"range": range, "min": min, "max": max, "abs": abs, "divmod": divmod, "pow": pow}
 _BUILTIN_ARITY = {"range": (1, 3), "min": (2, 8), "max": (2, 8), "abs": (1, 1), "divmod": (2, 2),
-                  "pow": (2, 2)}
+                  "pow": (2, 3)}
 
 #: Given what a global name holds, the Python function to inline for a call of it (None: the
 #: call is not inlined).
@@ -138,7 +138,7 @@ INLINE_BUDGET = 2000
 INLINE_DEPTH = 8
 
 #: ``int`` methods the frontend translates (no arguments), by name.
-_INT_METHODS = {"bit_length": ir.Opcode.BIT_LENGTH}
+_INT_METHODS = {"bit_length": ir.Opcode.BIT_LENGTH, "bit_count": ir.Opcode.BIT_COUNT}
 
 
 def builtins_of(fn: types.FunctionType) -> dict:
@@ -146,6 +146,26 @@ def builtins_of(fn: types.FunctionType) -> dict:
     module or its dict)."""
     builtins = fn.__builtins__
     return builtins if isinstance(builtins, dict) else builtins.__dict__
+
+
+class _Table:
+    """A module-level tuple of ints read by subscript (``GF_EXP[i]``), guarded by identity (a
+    tuple never changes, so the name's binding is all a guard must watch)."""
+
+    __slots__ = ("name", "items")
+
+    def __init__(self, name: str, items: tuple[int, ...]) -> None:
+        self.name, self.items = name, items
+
+
+def _table_items(value: object) -> tuple[int, ...] | None:
+    """``value`` as a constant table: a tuple of exact ints sharing one machine representation
+    (all signed 64-bit, or all in [0, 2**64))."""
+    if type(value) is not tuple or not all(type(v) is int for v in value):
+        return None
+    if all(ir.fits_int64(v) for v in value) or all(0 <= v <= ir.UINT64_MAX for v in value):
+        return value  # type: ignore[return-value]
+    return None
 
 
 class _Range:
@@ -168,7 +188,7 @@ class _RangeIter:
         self.cur, self.stop, self.step = cur, stop, step
 
 
-StackItem = ir.Value | _Tuple | _Marker | _Range | _RangeIter
+StackItem = ir.Value | _Tuple | _Marker | _Range | _RangeIter | _Table
 
 
 class _Maybe:
@@ -200,6 +220,8 @@ def _shape(item: StackItem) -> object:
         return item.what
     if isinstance(item, _RangeIter):
         return ("iter", item.stop, item.step)
+    if isinstance(item, _Table):
+        return ("table", item.name, id(item.items))
     return ("range",)
 
 
@@ -672,8 +694,41 @@ class Frontend:
         items = [self.pop_int() for _ in range(n)][::-1]
         self.push(_Tuple(items))
 
+    def op_binary_subscr(self, instr: Op) -> None:
+        index = self.pop()
+        container = self.pop()
+        if isinstance(container, _Tuple) and isinstance(index, ir.Const) \
+                and -len(container.items) <= index.value < len(container.items):
+            self.push(container.items[index.value])
+            return
+        if isinstance(container, _Tuple) and all(isinstance(v, ir.Const) for v in container.items):
+            items = _table_items(tuple(int(v.value) for v in container.items))  # type: ignore[attr-defined]
+            if items is not None and all(type(v.value) is int for v in container.items):  # type: ignore[attr-defined]
+                container = _Table("()", items)
+        if not isinstance(container, _Table) or not isinstance(index, ir.Value):
+            raise _Unsupported("subscript is only supported on a module-level tuple of ints")
+        self.push(self._table_item(container, index))
+
+    def _table_item(self, table: _Table, index: ir.Value) -> ir.Value:
+        """``table[index]`` with Python's negative indices; out of range exits (the original
+        raises IndexError)."""
+        b, Opc = self.builder, ir.Opcode
+        size = ir.Const(len(table.items))
+        reason = "tuple index out of range (the Python original raises IndexError)"
+        if isinstance(index, ir.Const):
+            if not -len(table.items) <= index.value < len(table.items):
+                raise _Unsupported(reason)
+            return ir.Const(table.items[index.value])
+        position = self._select(b.binop(Opc.LT, index, ir.Const(0)), b.binop(Opc.ADD, index, size),
+                                b.unop(Opc.POS, index))
+        inside = b.binop(Opc.AND, b.binop(Opc.GE, position, ir.Const(0)), b.binop(Opc.LT, position, size))
+        self._split(inside, reason, exit_when=False)
+        return b.table(table.name, table.items, position)
+
     def op_unpack_sequence(self, instr: Op) -> None:
         item = self.pop()
+        if isinstance(item, _Table):
+            item = _Tuple([ir.Const(v) for v in item.items])
         if not isinstance(item, _Tuple) or len(item.items) != instr.arg:
             raise _Unsupported("unpacking is only supported for tuples of the same length")
         for value in reversed(item.items):
@@ -692,6 +747,14 @@ class Frontend:
                 self.builder.guard_global(name, value)
                 self.push(ir.Const(value))  # type: ignore[arg-type]
                 return
+            items = _table_items(value)
+            if items is not None:
+                self.builder.guard_global(name, value)
+                self.push(_Table(name, items))
+                return
+            if type(value) is list:
+                raise _Unsupported(f"global list {name!r} is read in Python (a tuple of ints is a"
+                                   " constant table)")
             raise _Unsupported(f"global variable {name!r} is not supported"
                                + ("" if value is _MISSING else f" (it is a {type(value).__name__})"))
         self.push(_NULL)
@@ -822,10 +885,24 @@ class Frontend:
         self.push(_Tuple([b.binop(ir.Opcode.FLOORDIV, a, d), b.binop(ir.Opcode.MOD, a, d)]))
 
     def call_pow(self, values: list[ir.Value]) -> None:
+        if len(values) == 3:
+            self.pow_mod(*values)
+            return
         base, exponent = values
         if not (isinstance(exponent, ir.Const) and type(exponent.value) is int and exponent.value >= 0):
             raise _Unsupported("pow() needs a constant, non-negative exponent (and no modulus)")
         self.push(self.builder.binop(ir.Opcode.POW, base, exponent))
+
+    def pow_mod(self, base: ir.Value, exponent: ir.Value, modulus: ir.Value) -> None:
+        """``pow(b, e, m)`` for ``e >= 0`` and ``m > 0`` (a negative exponent is a modular
+        inverse, a zero modulus raises, a negative one gives results <= 0: Python's)."""
+        b, Opc = self.builder, ir.Opcode
+        self._split(b.binop(Opc.LE, modulus, ir.Const(0)),
+                    "pow() with a modulus <= 0 runs in Python", exit_when=True)
+        self._split(b.binop(Opc.LT, exponent, ir.Const(0)),
+                    "pow() with a negative exponent (a modular inverse) runs in Python", exit_when=True)
+        reduced = b.binop(Opc.MOD, base, modulus)
+        self.push(b.emit(Opc.POWMOD, reduced, exponent, modulus))
 
     # -- int methods ---------------------------------------------------------------------------
     def _method(self, name: str) -> None:

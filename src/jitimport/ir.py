@@ -75,6 +75,13 @@ class Opcode(enum.Enum):
     INVERT = ("~", 1, WRAPS, operator.invert)          # ~bool is deprecated: never folded
     POS = ("+", 1, 0, operator.pos)                    # +x: an int (+True == 1)
     BIT_LENGTH = (".bit_length()", 1, 0, int.bit_length)  # bits of |x|: an int in [0, 64]
+    BIT_COUNT = (".bit_count()", 1, 0, int.bit_count)    # ones in |x|: an int in [0, 64]
+    #: ``pow(b, e, m)`` with ``0 <= b < m``, ``e >= 0`` and ``m > 0`` (the frontend reduces
+    #: the base and exits on the other cases first): 128-bit products, never overflows.
+    POWMOD = ("pow", 3, 0, pow)
+    #: ``expected[i]``: an item of a constant table of ints (``expected``, a tuple the code
+    #: owns); the index is already known to be in range (the frontend checks it first).
+    TABLE = ("[]", 1, 0, operator.getitem)
     LT = ("<", 2, COMPARE, operator.lt)
     LE = ("<=", 2, COMPARE, operator.le)
     EQ = ("==", 2, COMPARE | COMMUTATIVE, operator.eq)
@@ -186,6 +193,8 @@ class Instr(Value):
             return f"guard global {self.attr} is {self.expected!r}"
         if self.op.is_guard:
             return f"guard builtin {self.attr}"
+        if self.op is Opcode.TABLE:
+            return f"{self.ref()} = table {self.attr}[{self.args[0].ref()}]"
         return f"{self.ref()} = {self.op.mnemonic} " + ", ".join(a.ref() for a in self.args)
 
 
@@ -524,6 +533,12 @@ class Builder:
         instr.expected = expected
         return instr
 
+    def table(self, name: str, items: tuple[int, ...], index: Value) -> Instr:
+        instr = self.emit(Opcode.TABLE, index)
+        instr.attr = name
+        instr.expected = items
+        return instr
+
     def unop(self, op: Opcode, a: Value) -> Instr:
         return self.emit(op, a)
 
@@ -578,7 +593,9 @@ def interpret(fn: Function, args: Sequence[int],
     steps = 0
     while True:
         for instr in block.body:
-            if not instr.op.is_guard:
+            if instr.op is Opcode.TABLE:
+                env[instr] = instr.expected[value_of(instr.args[0])]  # type: ignore[index]
+            elif not instr.op.is_guard:
                 env[instr] = step(instr.op, [value_of(a) for a in instr.args])
         term = block.terminator
         steps += 1

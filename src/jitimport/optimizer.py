@@ -103,6 +103,9 @@ class Simplifier:
                         self.table[key] = instr
                         self.body.append(instr)
                     continue
+                if instr.op is Opcode.TABLE:
+                    self.table_item(instr)
+                    continue
                 args = tuple(self.resolve(a) for a in instr.args)
                 result = self.add(instr.op, args, instr)
                 if result is not instr:
@@ -114,6 +117,25 @@ class Simplifier:
                 instr.args = tuple(self.resolve(a) for a in instr.args)
             self.simplify_terminator(block)
         return self.changed
+
+    def table_item(self, instr: Instr) -> None:
+        """``T[i]``: a constant index reads the item now; else CSE by (table, index)."""
+        index = self.resolve(instr.args[0])
+        instr.args = (index,)
+        items = instr.expected
+        assert isinstance(items, tuple)
+        if isinstance(index, Const) and 0 <= index.value < len(items):
+            self.replaced[instr] = Const(items[index.value])
+            self.changed = True
+            return
+        key = (Opcode.TABLE, id(items), value_key(index))
+        existing = self.table.get(key)
+        if existing is not None:
+            self.replaced[instr] = existing
+            self.changed = True
+            return
+        self.table[key] = instr
+        self.body.append(instr)
 
     # -- building -------------------------------------------------------------------------
     def add(self, op: Opcode, args: tuple[Value, ...], reuse: Instr | None = None) -> Value:

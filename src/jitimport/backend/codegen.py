@@ -175,7 +175,8 @@ class CodeGen:
     ``fallback``   the exit block (restores the frame, calls the original);
     ``cold``       out-of-line code emitted after everything else (callables);
     ``fused``      comparisons emitted as ``cmp`` + ``jcc`` by their block's branch;
-    ``guards``     the writable version-tag cells of the builtin guards.
+    ``guards``     the writable version-tag cells of the builtin guards;
+    ``tables``     the words of the constant tables (``T[i]``) the code reads.
     """
 
     def __init__(self, fn: ir.Function, layout: LongLayout, runtime: Runtime, original_address: int,
@@ -198,6 +199,8 @@ class CodeGen:
         self.cold: list = []  # deferred out-of-line code: callables emitting it
         self.fused: set[ir.Instr] = self._fusable()
         self.guards = _GuardCells(sum(1 for i in fn.instructions() if i.op.is_guard))
+        #: The words of each constant table the code reads, by id of its tuple.
+        self.tables: dict[int, ctypes.Array] = {}
         pushes = len(self.alloc.callee_saved)
         frame = FRAME_FIXED + 8 * self.alloc.spill_slots
         #: Where a tuple return keeps its items while it boxes them (calls clobber registers).
@@ -301,14 +304,14 @@ class CodeGen:
             self.cold[index]()
             index += 1
         code = a.finish()
-        keep: tuple[object, ...] = ()
+        keep: tuple[object, ...] = tuple(self.tables.values())
         if self.guards.keys:
             assert self.guard_target is not None
             self.guards.fill()
             # Not the globals or builtins dicts: the original function (which the native holds)
             # keeps those alive, and a module's globals refer back to the native: keeping them
             # here would make a cycle through the code's untracked owner that is never freed.
-            keep = (self.guards.buffer, *self.guards.names, *self.guards.objects)
+            keep += (self.guards.buffer, *self.guards.names, *self.guards.objects)
         return MachineCode(code, a, self.alloc, self.rep, keep)
 
     def epilogue(self) -> None:
@@ -732,6 +735,9 @@ class CodeGen:
         if op is Opcode.INVERT and self.rep.type_of(instr.args[0]) is not PyType.INT:
             self.asm.jmp(self.fallback)       # ~bool is deprecated (3.12+ warns): Python decides
             return
+        if op is Opcode.TABLE:
+            self.table_item(instr)
+            return
         if all(isinstance(arg, Const) for arg in instr.args):
             self.unfolded_constant(instr, kind)
             return
@@ -756,6 +762,12 @@ class CodeGen:
         if op is Opcode.BIT_LENGTH:
             self.bit_length(instr)
             return
+        if op is Opcode.BIT_COUNT:
+            self.bit_count(instr)
+            return
+        if op is Opcode.POWMOD:
+            self.pow_mod(instr)
+            return
         if op is Opcode.POS:               # +x: the same machine value (an int even for a bool)
             dst = self.loc(instr)
             t = self.target(dst)
@@ -777,6 +789,27 @@ class CodeGen:
         else:  # pragma: no cover - every Opcode is handled above
             raise AssertionError(op)
 
+    def table_item(self, instr: ir.Instr) -> None:
+        """``T[i]`` with ``i`` already in range: a load from the table's words, which the code
+        keeps alive (one buffer per table)."""
+        dst = self.loc(instr)
+        if dst is None:
+            return
+        a = self.asm
+        items = instr.expected
+        assert isinstance(items, tuple)
+        words = self.tables.get(id(items))
+        if words is None:
+            words = (ctypes.c_uint64 * max(1, len(items)))(*(v & ir.UINT64_MAX for v in items))
+            self.tables[id(items)] = words
+        a.mov(RAX, self.operand(instr.args[0]))
+        a.shl(RAX, 3)
+        a.mov(RCX, ctypes.addressof(words))
+        a.add(RAX, RCX)
+        t = self.target(dst)
+        a.mov(t, Mem(RAX, 0))
+        self.store(dst, t)
+
     def bit_length(self, instr: ir.Instr) -> None:
         """``x.bit_length()``: bits of |x| (|-2**63| = 2**63 as an unsigned word), 0 for 0."""
         a = self.asm
@@ -792,6 +825,88 @@ class CodeGen:
         a.bsr(RAX, RAX)                      # index of the top bit; ZF when x == 0
         a.cmov(Cond.E, RAX, RDX)
         a.add(RAX, 1)
+        self.store(dst, RAX)
+
+    def bit_count(self, instr: ir.Instr) -> None:
+        """``x.bit_count()``: ones in |x|, by the SWAR reduction (no CPU feature needed)."""
+        a = self.asm
+        dst = self.loc(instr)
+        x = instr.args[0]
+        self.load(RAX, self.operand(x))
+        if self.rep.kind(x) is Kind.SIGNED:
+            a.mov(RDX, RAX)
+            a.sar(RDX, 63)
+            a.xor(RAX, RDX)
+            a.sub(RAX, RDX)                  # |x|, exact as unsigned
+        a.mov(RDX, RAX)
+        a.shr(RDX, 1)
+        a.mov(RCX, 0x5555555555555555)
+        a.and_(RDX, RCX)
+        a.sub(RAX, RDX)                      # 2-bit sums
+        a.mov(RCX, 0x3333333333333333)
+        a.mov(RDX, RAX)
+        a.and_(RAX, RCX)
+        a.shr(RDX, 2)
+        a.and_(RDX, RCX)
+        a.add(RAX, RDX)                      # 4-bit sums
+        a.mov(RDX, RAX)
+        a.shr(RDX, 4)
+        a.add(RAX, RDX)
+        a.mov(RCX, 0x0F0F0F0F0F0F0F0F)
+        a.and_(RAX, RCX)                     # byte sums
+        a.mov(RCX, 0x0101010101010101)
+        a.imul(RAX, RCX)
+        a.shr(RAX, 56)                       # their total, in the top byte
+        self.store(dst, RAX)
+
+    def pow_mod(self, instr: ir.Instr) -> None:
+        """``pow(b, e, m)`` by square-and-multiply on 128-bit products (``mul``, ``div``:
+        b, r < m, so the high half stays below m and ``div`` cannot fault).  Needs three
+        more registers than the scratch ones: RSI, RDI and R8 are saved around it."""
+        dst = self.loc(instr)
+        if dst is None:
+            return
+        a = self.asm
+        saved = (RSI, RDI, Reg.R8)
+        depth = 0
+        for reg in saved:
+            a.push(reg)
+            depth += 8
+        for value in instr.args:                      # b, e, m through the stack
+            src = self.operand(value)
+            if isinstance(src, Mem) and src.base is RSP:
+                src = Mem(RSP, src.disp + depth)
+            a.mov(RAX, src)
+            a.push(RAX)
+            depth += 8
+        a.pop(Reg.R8)
+        a.pop(RDI)
+        a.pop(RSI)
+        top, skip, done = a.label(), a.label(), a.label()
+        a.mov(RAX, 1)
+        a.xor(RDX, RDX)
+        a.div(Reg.R8)
+        a.mov(RCX, RDX)                               # r = 1 % m
+        a.bind(top)
+        a.test(RDI, RDI)
+        a.jcc(Cond.E, done)
+        a.test(RDI, 1)
+        a.jcc(Cond.E, skip)
+        a.mov(RAX, RCX)
+        a.mul(RSI)
+        a.div(Reg.R8)
+        a.mov(RCX, RDX)                               # r = r * b % m
+        a.bind(skip)
+        a.mov(RAX, RSI)
+        a.mul(RSI)
+        a.div(Reg.R8)
+        a.mov(RSI, RDX)                               # b = b * b % m
+        a.shr(RDI, 1)
+        a.jmp(top)
+        a.bind(done)
+        a.mov(RAX, RCX)
+        for reg in reversed(saved):
+            a.pop(reg)
         self.store(dst, RAX)
 
     def unfolded_constant(self, instr: ir.Instr, kind: Kind) -> None:
