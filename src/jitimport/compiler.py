@@ -186,7 +186,11 @@ def compile_native(fn: F) -> F:
     run = timer.run
     ir_fn: Function = run("frontend", build_ir, fn, table, inline_source)
     optimized: Function = run("optimize", optimize, ir_fn)
-    run("check", require_native_path, optimized)
+    try:
+        run("check", require_native_path, optimized)
+    except NotCompilable as exc:  # the hook tries again once these names are bound
+        exc.unbound_globals = ir_fn.unbound_globals
+        raise
     rep: Representation = run("analyze", analyze, optimized)
     alloc: Allocation = run("allocate", allocate, optimized, optimized.has_loops())
     try:

@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 
+from jitimport.hook.loader import CACHE_TAG
 from jitimport.hook.transform import SWAP_MARKER
 
 from ._util import INSTALLED, PACKAGE_PARENT, REPO, base_env, run, run_code
@@ -223,7 +224,7 @@ def test_import_kinds_behave_as_without_hook(tree) -> None:
         zf.writestr("zipped.py", "# minijit: native" + fn)
     plain = run(["probe.py", "plain"], cwd).ok().lines
     hooked = run(["probe.py", "hook"], cwd).ok().lines
-    jit_cached = lambda line: line.replace(".jitimport-t3.pyc", ".pyc").replace("JitSourceFileLoader", "SourceFileLoader")
+    jit_cached = lambda line: line.replace(f".{CACHE_TAG}.pyc", ".pyc").replace("JitSourceFileLoader", "SourceFileLoader")
     # Namespace package, plain submodules and the zip import are identical; pragma modules only
     # differ in their loader class and cache file.
     assert [jit_cached(line) for line in hooked[:-1]] == plain[:-1]
@@ -350,7 +351,7 @@ def test_pyc_cache_uses_its_own_tag(tree) -> None:
     tag = sys.implementation.cache_tag
     cache = cwd / "__pycache__"
     assert run(["-c", check, "hook"], cwd, env).ok().stdout == "True\n"
-    jit_pyc = cache / f"geo.{tag}.jitimport-t3.pyc"
+    jit_pyc = cache / f"geo.{tag}.{CACHE_TAG}.pyc"
     assert jit_pyc.exists() and not (cache / f"geo.{tag}.pyc").exists()
     assert run(["-c", check, "plain"], cwd, env).ok().stdout == "False\n"
     plain_code = marshal.loads((cache / f"geo.{tag}.pyc").read_bytes()[16:])

@@ -9,6 +9,8 @@ what it must:
   code still holds the transform's marker constants, so it can be cached.
 * ``get_code`` binds those markers to the runtime (``transform.bind_runtime``)
   on the way out, whether the code came from the cache or from the source.
+* ``exec_module`` runs the module, then lets ``runtime.revisit`` compile again
+  the functions that read a global bound only further down the module.
 * ``get_data`` / ``set_data`` redirect the *bytecode* path (and only that
   path) from ``mod.cpython-312.pyc`` to ``mod.cpython-312.jitimport-t3.pyc``.
   The inherited ``get_code`` keeps doing all of the pyc validation and
@@ -60,6 +62,16 @@ class JitSourceFileLoader(SourceFileLoader):
 
     def set_data(self, path: str, data: bytes, *, _mode: int = 0o666) -> None:
         super().set_data(self._redirect(path), data, _mode=_mode)
+
+    def exec_module(self, module) -> None:  # type: ignore[no-untyped-def]
+        from . import runtime
+
+        ran = False
+        try:
+            super().exec_module(module)
+            ran = True
+        finally:
+            runtime.revisit(module, ran)
 
     def get_code(self, fullname: str):  # type: ignore[override]
         code = super().get_code(fullname)
