@@ -267,3 +267,9 @@ def test_sample_pkg_module_annotates(tmp_path: Path) -> None:
     page = out.read_text()
     assert 'data-qualname="Torus.describe"' in page and "skipped by" in page
     assert 'data-qualname="gcd"><summary>native gcd' in page
+    # the command the sample_pkg demo suggests, as typed from the repository root
+    text = jitimport_cli("annotate", "sample_pkg/geometry.py", "--text", cwd=REPO)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    blocked = next(i for i, line in enumerate(lines) if line.endswith("!      n = len(xs)"))
+    assert lines[blocked + 1].strip() == "^ polygon_area2 stays Python: call to len() is not supported"

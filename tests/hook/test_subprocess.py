@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import marshal
+import re
 import sys
 import textwrap
 import zipfile
@@ -365,6 +366,14 @@ def test_pyc_cache_uses_its_own_tag(tree) -> None:
 def test_sample_pkg_demo() -> None:
     result = run(["-m", "jitimport", "-m", "sample_pkg", "--particles", "40", "--steps", "3", "--repeat", "1"],
                  REPO).ok()
-    assert "native  xorshift32" in result.stdout and "native  Torus.wrap" in result.stdout
-    assert "python  Torus.describe" in result.stdout and "results identical" in result.stdout
+    out = result.stdout
+    assert "native  xorshift32" in out and "native  Torus.wrap" in out
+    assert "python  Torus.describe" in out and "results identical" in out
     assert result.stderr == ""
+    # for a newcomer: what it is about to do, how to read the ratio, a refusal and its reason, what next
+    assert out.startswith("jitimport demo: sample_pkg") and "What happens:" in out.split("1. Functions")[0]
+    assert "lower is better" in out and "0.33x means the run took a third of" in out
+    assert re.search(r"python  polygon_area2 +line \d+: call to len\(\) is not supported", out)
+    assert re.search(r"ratio \(as imported / Python\): \d+\.\d\dx +\((the native run took|not faster)", out)
+    tail = out[out.index("Try next:"):]
+    assert "python -m jitimport annotate sample_pkg/geometry.py" in tail
