@@ -25,8 +25,10 @@ from __future__ import annotations
 import argparse
 import ast
 import html
+import io
 import json
 import sys
+import tokenize
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,17 +128,15 @@ def read_source(path: str) -> tuple[str, ast.Module]:
     except OSError as exc:
         raise AnnotateError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        tree = compile(data, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        tree = ast.parse(data, filename=path)
     except SyntaxError as exc:
         raise AnnotateError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
     except ValueError as exc:  # NUL bytes
         raise AnnotateError(f"{path}: cannot parse: {exc}") from None
     try:
-        import io
-        import tokenize
-
-        text = tokenize.TextIOWrapper(io.BytesIO(data)).read()  # honours a coding declaration
-    except (SyntaxError, UnicodeDecodeError) as exc:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)  # a coding declaration, a BOM
+        text = io.TextIOWrapper(io.BytesIO(data), encoding).read()  # universal newlines, as Python reads it
+    except (SyntaxError, UnicodeDecodeError, LookupError) as exc:
         raise AnnotateError(f"{path}: cannot decode: {exc}") from None
     return text, tree
 
@@ -239,7 +239,7 @@ def run_module(path: Path, text: str) -> tuple[dict[str, object], str, str | Non
         note = _raised_note(exc, str(path))
     finally:
         for key in list(sys.modules):
-            if key not in saved_modules and not key.startswith("jitimport"):
+            if key not in saved_modules and (key == name or not key.startswith("jitimport")):
                 del sys.modules[key]
         sys.modules.update(saved_modules)
         sys.path[:] = saved_path
@@ -462,11 +462,11 @@ def render_html(facts: ModuleFacts) -> str:
                      f'<td><a href="#L{fn.def_line}">{fn.def_line}</a></td><td>{_e(detail)}</td></tr>')
     parts.append('</table><div class="src">')
     for number, line in enumerate(facts.lines, 1):
-        fn = by_def.get(number)
+        defined = by_def.get(number)
         classes, marker, ident = ["line"], "", f' id="L{number}"'
-        if fn is not None:
-            classes.append("def-native" if fn.native else "def-python")
-            marker = "N" if fn.native else "P"
+        if defined is not None:
+            classes.append("def-native" if defined.native else "def-python")
+            marker = "N" if defined.native else "P"
         elif number in reasons:
             classes.append("blocked")
             marker = "!"
