@@ -10,6 +10,7 @@ that calls the native functions.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from types import FunctionType, ModuleType, SimpleNamespace
@@ -20,6 +21,8 @@ from . import bits, fixed, geometry
 from . import __name__ as _pkg_name
 
 MODULES: list[ModuleType] = [sys.modules[_pkg_name], geometry, fixed, bits]
+#: Calls to package functions per particle and step in :func:`simulate` (for the count printed).
+CALLS_PER_PARTICLE_STEP = 19
 
 
 def _functions(module: ModuleType) -> list[tuple[str, object]]:
@@ -52,10 +55,58 @@ def show_functions() -> int:
             else:
                 why = reasons.get((module.__name__, qualname), "hook not active")
                 print(f"  python  {qualname:<22} {why}")
-    print(f"{native} of {total} functions are native")
+    print(f"{native} of {total} functions are native.")
     if native == 0:
-        print("(run `python -m jitimport -m sample_pkg` to activate the import hook)")
+        print("(the import hook is not active: run `python -m jitimport -m sample_pkg` to turn it on)")
+    else:
+        print("A function stays Python when the compiler cannot translate what it does on every path (above:")
+        print("len() and indexing of lists), or when you ask for it with `# minijit: skip`. It still runs,")
+        print("exactly as before: only the native ones get faster.")
     return native
+
+
+INTRO = """\
+jitimport demo: sample_pkg (integer geometry, 16.16 fixed-point math, bit tricks)
+
+What happens: each module of sample_pkg starts with the comment `# minijit: native`, so the jitimport
+import hook compiles its pure integer functions to x86-64 machine code while they are imported. Below:
+1. every function of the package, native or left in Python, and why;
+2. one workload (a fixed-point particle simulation making {calls} calls to these functions), run twice in
+   this process: once through the functions as imported (native) and once through their Python
+   originals, with the time of each run and a checksum of its results.
+"""
+
+
+def _annotate_hint() -> str:
+    """The annotate command for geometry.py, with a path the user can type from where they are."""
+    path = geometry.__file__ or "sample_pkg/geometry.py"
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        relative = path
+    return path if relative.startswith("..") else relative
+
+
+def describe_ratio(ratio: float, native: int) -> str:
+    """What the ratio means for this run, in words."""
+    if native == 0:
+        return "both runs are plain Python here: the hook is not active"
+    if ratio < 1:
+        return f"the native run took {ratio:.2f} of the Python time: {1 / ratio:.1f}x faster"
+    return "not faster here: in a run this short, the Python loop that makes the calls dominates"
+
+
+def next_steps() -> str:
+    path = _annotate_hint()
+    return f"""\
+Try next:
+  python -m jitimport annotate {path}
+      writes {os.path.splitext(path)[0]}.html: the source with each function marked native or Python, the
+      reason at the line that keeps a function Python, and each native function's IR and machine code
+      (add --text to see it in the terminal)
+  python -m jitimport --report your_script.py
+      your own program under the hook; at exit, the list of what went native and why the rest did not
+  README.md: what the compiler translates, and how to turn the hook on (JITIMPORT=1, pytest --jitimport)"""
 
 
 def plain(fn):
@@ -129,21 +180,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
+    calls = args.particles * args.steps * CALLS_PER_PARTICLE_STEP
 
+    print(INTRO.format(calls=calls))
+    print("1. Functions")
     native = show_functions()
     print()
-    calls = args.particles * args.steps * 19
+    print(f"2. Timing: {args.particles} particles x {args.steps} steps, best of {args.repeat} run(s); lower is better")
+    print("   ratio = time as imported / time in Python: 1.00x is no gain, 0.33x means the run took a third of")
+    print("   the Python time (3x faster)")
     t_native, r_native = best_time(function_table(python_only=False), args.particles, args.steps, args.repeat)
     t_python, r_python = best_time(function_table(python_only=True), args.particles, args.steps, args.repeat)
     label = "as imported (native)" if native else "as imported (plain Python: hook not active)"
-    print(f"workload: {args.particles} particles x {args.steps} steps, {calls} calls to package functions")
     print(f"  {label:<44} {t_native * 1e3:8.1f} ms   checksum {r_native:#x}")
     print(f"  {'Python originals':<44} {t_python * 1e3:8.1f} ms   checksum {r_python:#x}")
-    print(f"  ratio (as imported / Python): {t_native / t_python:.2f}x")
+    ratio = t_native / t_python
+    print(f"  ratio (as imported / Python): {ratio:.2f}x   ({describe_ratio(ratio, native)})")
     if r_native != r_python:
         print("ERROR: native and Python results differ", file=sys.stderr)
         return 1
-    print("  results identical")
+    print("  results identical: both runs computed the same checksum")
+    print()
+    print(next_steps())
     return 0
 
 

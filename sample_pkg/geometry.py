@@ -61,6 +61,20 @@ class Torus:
         return f"<Torus {id(self):#x}>"
 
 
+def polygon_area2(xs, ys):
+    """Twice the signed area of a polygon (shoelace formula).
+
+    Stays Python: it works on lists (``len``, indexing), which the compiler
+    does not translate; the demo shows the reason.
+    """
+    n = len(xs)
+    total = 0
+    for i in range(n):
+        j = (i + 1) % n
+        total += xs[i] * ys[j] - xs[j] * ys[i]
+    return total
+
+
 def isqrt(n):
     """floor(sqrt(n)) by Newton's iteration (a loop: compiled natively too); n < 0 raises."""
     if n < 0:

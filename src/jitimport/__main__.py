@@ -25,7 +25,8 @@ from importlib.util import MAGIC_NUMBER
 from typing import Callable
 
 USAGE = "usage: python -m jitimport [--report] [--] script.py|dir|zip|- [args ...]\n" \
-        "       python -m jitimport [--report] -m module [args ...]\n"
+        "       python -m jitimport [--report] -m module [args ...]\n" \
+        "       python -m jitimport annotate path/to/module.py [-o out.html] [--text] [--stats stats.json]\n"
 
 HELP = USAGE + """
 Run a Python program with the jitimport import hook active: every module whose
@@ -37,6 +38,19 @@ gets its eligible functions (pure integer functions: arithmetic, branches,
 loops) compiled to native x86-64 code as soon as each `def` runs; everything
 else runs unchanged.  Put
 `# minijit: skip` on a def line to keep that function in Python.
+
+subcommand:
+  annotate      `python -m jitimport annotate module.py` writes module.html:
+                the source with each function marked native or Python, the
+                reason at the line that keeps a function Python, and each
+                native function's optimized IR and machine code folded under
+                its def (`--text` prints it instead; `-o FILE`; `--stats FILE`
+                shows call counts from a JSON file of the form
+                {"qualname": {"native": N, "fallback": M}}).  See
+                `python -m jitimport annotate --help`.  Only the bare first
+                word `annotate` is the subcommand: `annotate.py` runs that
+                script, and `python -m jitimport -- annotate` a script named
+                annotate.
 
 options:
   -m module     run a library module as a script (like python -m); the rest
@@ -368,6 +382,10 @@ def main(argv: list[str] | None = None) -> int:
     ends the process exactly as it would have for plain python.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["annotate"]:  # the subcommand: only the bare word (annotate.py is a script to run)
+        from .annotate import main as annotate
+
+        return annotate(argv[1:])
     try:
         options, script, module, args = parse(argv)
     except UsageError as exc:

@@ -149,6 +149,16 @@ def _wrapping_use(instr: Instr, position: int) -> bool:
     return instr.op in _WRAPPING or (instr.op is Opcode.LSHIFT and position == 0 and _small_const_count(instr))
 
 
+def table_kind(items: tuple[int, ...]) -> Kind:
+    """The one representation every item of a constant table has (the frontend only accepts
+    tables whose items share one)."""
+    if all(0 <= v < (1 << 63) for v in items):
+        return Kind.SMALL
+    if all(ir.fits_int64(v) for v in items):
+        return Kind.SIGNED
+    return Kind.UNSIGNED
+
+
 def needs_exact(fn: ir.Function) -> set[Value]:
     """The values whose exact value is needed (the rest need only their low 64 bits)."""
     full: set[Value] = set()
@@ -287,8 +297,12 @@ def _kind_of(instr: Instr, exact: bool, rep: Representation) -> Kind:
         return Kind.SMALL if mask < (1 << 63) else Kind.UNSIGNED
     if not exact and (op in _WRAPPING or (op is Opcode.LSHIFT and _small_const_count(instr))):
         return Kind.MODULAR
-    if op.is_compare or op is Opcode.BIT_LENGTH:
+    if op.is_compare or op is Opcode.BIT_LENGTH or op is Opcode.BIT_COUNT:
         return Kind.SMALL
+    if op is Opcode.POWMOD:   # in [0, m) for a positive m
+        return Kind.UNSIGNED if rep.kind(instr.args[2]) is Kind.UNSIGNED else Kind.SMALL
+    if op is Opcode.TABLE:
+        return table_kind(instr.expected)  # type: ignore[arg-type]
     kinds = [rep.kind(a) if (isinstance(a, Const) or a in rep.kinds) else Kind.SMALL for a in instr.args]
     if op is Opcode.POS:
         return kinds[0]

@@ -76,6 +76,7 @@ class CompileInfo:
     #: (``MachineCode.relocations`` / ``.guards``): what the cache needs to relocate the code.
     relocations: tuple[tuple[int, tuple], ...] = field(default=(), repr=False)
     guards: tuple[tuple[int, str], ...] = field(default=(), repr=False)
+    tables: tuple[tuple[int, ...], ...] = field(default=(), repr=False)
 
     @property
     def source(self) -> types.FunctionType | None:
@@ -97,7 +98,7 @@ class CompileInfo:
     def ir_function(self) -> Function | None:
         """The control-flow graph as the frontend built it (rebuilt: the optimizer works in place)."""
         source = self.source
-        return build_ir(source, _table()) if source is not None else None
+        return build_ir(source, _table(), inline_source) if source is not None else None
 
     @property
     def ir(self) -> str:
@@ -119,6 +120,16 @@ def _table() -> versions.VersionTable:
 
 def _guard_target(fn: types.FunctionType) -> GuardTarget:
     return GuardTarget(fn.__globals__, builtins_of(fn), _table().dict_version_offset)
+
+
+def inline_source(obj: object) -> types.FunctionType | None:
+    """The Python function whose body a call of ``obj`` inlines: a native function's original
+    (immutable once compiled, so a guard on the name's binding is enough).  Plain Python
+    functions are not inlined: their ``__code__`` and defaults can be reassigned."""
+    if native.is_native(obj):
+        source = native.original(obj)
+        return source if isinstance(source, types.FunctionType) else None
+    return None
 
 
 def require_native_path(fn: Function) -> Function:
@@ -180,9 +191,13 @@ def compile_native(fn: F) -> F:
     table = _table()
     timer = _Timer(fn)
     run = timer.run
-    ir_fn: Function = run("frontend", build_ir, fn, table)
+    ir_fn: Function = run("frontend", build_ir, fn, table, inline_source)
     optimized: Function = run("optimize", optimize, ir_fn)
-    run("check", require_native_path, optimized)
+    try:
+        run("check", require_native_path, optimized)
+    except NotCompilable as exc:  # the hook tries again once these names are bound
+        exc.unbound_globals = ir_fn.unbound_globals
+        raise
     rep: Representation = run("analyze", analyze, optimized)
     alloc: Allocation = run("allocate", allocate, optimized, optimized.has_loops())
     try:
@@ -198,6 +213,6 @@ def compile_native(fn: F) -> F:
         representations=rep.describe(optimized),
         address=block.address, original_address=id(fn), source_ref=weakref.ref(fn),
         optimized_function=optimized, unbound_globals=ir_fn.unbound_globals,
-        relocations=machine.relocations, guards=machine.guards,
+        relocations=machine.relocations, guards=machine.guards, tables=machine.tables,
     )
     return native.make_native(fn, block, block.address, {"info": details})  # type: ignore[return-value]

@@ -7,8 +7,11 @@ class NotCompilable(Exception):
 
     ``reason`` is the human-readable cause, ``filename``/``lineno`` point at the
     offending expression when one is known (they come from the bytecode, so a
-    function defined in a REPL still gets a line number).
+    function defined in a REPL still gets a line number).  ``unbound_globals``:
+    the global names read that were unbound (the import hook compiles again once they are bound).
     """
+
+    unbound_globals: frozenset[str] = frozenset()
 
     def __init__(self, reason: str, filename: str | None = None, lineno: int | None = None) -> None:
         super().__init__(reason, filename, lineno)

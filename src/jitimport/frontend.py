@@ -127,10 +127,18 @@ _MISSING = object()
 #: argument counts it accepts.
 _BUILTIN_CALLS = {"range": range, "min": min, "max": max, "abs": abs, "divmod": divmod, "pow": pow}
 _BUILTIN_ARITY = {"range": (1, 3), "min": (2, 8), "max": (2, 8), "abs": (1, 1), "divmod": (2, 2),
-                  "pow": (2, 2)}
+                  "pow": (2, 3)}
+
+#: Given what a global name holds, the Python function to inline for a call of it (None: the
+#: call is not inlined).
+CalleeResolver = Callable[[object], "types.FunctionType | None"]
+#: Bytecode instructions a function may inline in all (each callee counted per call site).
+INLINE_BUDGET = 2000
+#: Inlined calls nested at most this deep.
+INLINE_DEPTH = 8
 
 #: ``int`` methods the frontend translates (no arguments), by name.
-_INT_METHODS = {"bit_length": ir.Opcode.BIT_LENGTH}
+_INT_METHODS = {"bit_length": ir.Opcode.BIT_LENGTH, "bit_count": ir.Opcode.BIT_COUNT}
 
 
 def builtins_of(fn: types.FunctionType) -> dict:
@@ -138,6 +146,26 @@ def builtins_of(fn: types.FunctionType) -> dict:
     module or its dict)."""
     builtins = fn.__builtins__
     return builtins if isinstance(builtins, dict) else builtins.__dict__
+
+
+class _Table:
+    """A module-level tuple of ints read by subscript (``GF_EXP[i]``), guarded by identity (a
+    tuple never changes, so the name's binding is all a guard must watch)."""
+
+    __slots__ = ("name", "items")
+
+    def __init__(self, name: str, items: tuple[int, ...]) -> None:
+        self.name, self.items = name, items
+
+
+def _table_items(value: object) -> tuple[int, ...] | None:
+    """``value`` as a constant table: a tuple of exact ints sharing one machine representation
+    (all signed 64-bit, or all in [0, 2**64))."""
+    if type(value) is not tuple or not all(type(v) is int for v in value):
+        return None
+    if all(ir.fits_int64(v) for v in value) or all(0 <= v <= ir.UINT64_MAX for v in value):
+        return value  # type: ignore[return-value]
+    return None
 
 
 class _Range:
@@ -160,7 +188,7 @@ class _RangeIter:
         self.cur, self.stop, self.step = cur, stop, step
 
 
-StackItem = ir.Value | _Tuple | _Marker | _Range | _RangeIter
+StackItem = ir.Value | _Tuple | _Marker | _Range | _RangeIter | _Table
 
 
 class _Maybe:
@@ -192,6 +220,8 @@ def _shape(item: StackItem) -> object:
         return item.what
     if isinstance(item, _RangeIter):
         return ("iter", item.stop, item.step)
+    if isinstance(item, _Table):
+        return ("table", item.name, id(item.items))
     return ("range",)
 
 
@@ -249,10 +279,22 @@ class Frontend:
 
     Kept across attempts: ``widen`` (leader offset -> locals that may be unbound there) and
     ``unbound_globals`` (global names read that were not bound at compile time).
+
+    Calls to native functions of the same module are inlined (:meth:`inline`):
+    ``resolve_callee`` says which objects are such functions, ``inlining`` holds the
+    code objects being inlined around this one (a recursive call exits instead), and
+    ``budget`` the bytecode instructions all levels may still inline.
     """
 
-    def __init__(self, fn: types.FunctionType, table: VersionTable) -> None:
+    def __init__(self, fn: types.FunctionType, table: VersionTable,
+                 resolve_callee: CalleeResolver | None = None, inlining: tuple[types.CodeType, ...] = (),
+                 budget: list[int] | None = None) -> None:
         self.fn = fn
+        self.resolve_callee = resolve_callee
+        #: Code objects of the functions being inlined around this one (outermost first).
+        self.inlining = inlining + (fn.__code__,)
+        #: Bytecode instructions still allowed to be inlined, shared by every level.
+        self.budget = budget if budget is not None else [INLINE_BUDGET]
         self.code = fn.__code__
         self.table = table
         self.ops = read_bytecode(self.code)
@@ -560,7 +602,8 @@ class Frontend:
         if item is _NONE:
             raise _Unsupported("the function returns None (the result must be an int or a bool)")
         if isinstance(item, _Tuple):
-            raise _Unsupported("returning a tuple is not supported")
+            self.builder.ret_tuple(item.items)
+            return
         if not isinstance(item, ir.Value):
             raise _Unsupported("returning a range is not supported")
         self.builder.ret(item)
@@ -651,8 +694,41 @@ class Frontend:
         items = [self.pop_int() for _ in range(n)][::-1]
         self.push(_Tuple(items))
 
+    def op_binary_subscr(self, instr: Op) -> None:
+        index = self.pop()
+        container = self.pop()
+        if isinstance(container, _Tuple) and isinstance(index, ir.Const) \
+                and -len(container.items) <= index.value < len(container.items):
+            self.push(container.items[index.value])
+            return
+        if isinstance(container, _Tuple) and all(isinstance(v, ir.Const) for v in container.items):
+            items = _table_items(tuple(int(v.value) for v in container.items))  # type: ignore[attr-defined]
+            if items is not None and all(type(v.value) is int for v in container.items):  # type: ignore[attr-defined]
+                container = _Table("()", items)
+        if not isinstance(container, _Table) or not isinstance(index, ir.Value):
+            raise _Unsupported("subscript is only supported on a module-level tuple of ints")
+        self.push(self._table_item(container, index))
+
+    def _table_item(self, table: _Table, index: ir.Value) -> ir.Value:
+        """``table[index]`` with Python's negative indices; out of range exits (the original
+        raises IndexError)."""
+        b, Opc = self.builder, ir.Opcode
+        size = ir.Const(len(table.items))
+        reason = "tuple index out of range (the Python original raises IndexError)"
+        if isinstance(index, ir.Const):
+            if not -len(table.items) <= index.value < len(table.items):
+                raise _Unsupported(reason)
+            return ir.Const(table.items[index.value])
+        position = self._select(b.binop(Opc.LT, index, ir.Const(0)), b.binop(Opc.ADD, index, size),
+                                b.unop(Opc.POS, index))
+        inside = b.binop(Opc.AND, b.binop(Opc.GE, position, ir.Const(0)), b.binop(Opc.LT, position, size))
+        self._split(inside, reason, exit_when=False)
+        return b.table(table.name, table.items, position)
+
     def op_unpack_sequence(self, instr: Op) -> None:
         item = self.pop()
+        if isinstance(item, _Table):
+            item = _Tuple([ir.Const(v) for v in item.items])
         if not isinstance(item, _Tuple) or len(item.items) != instr.arg:
             raise _Unsupported("unpacking is only supported for tuples of the same length")
         for value in reversed(item.items):
@@ -671,6 +747,14 @@ class Frontend:
                 self.builder.guard_global(name, value)
                 self.push(ir.Const(value))  # type: ignore[arg-type]
                 return
+            items = _table_items(value)
+            if items is not None:
+                self.builder.guard_global(name, value)
+                self.push(_Table(name, items))
+                return
+            if type(value) is list:
+                raise _Unsupported(f"global list {name!r} is read in Python (a tuple of ints is a"
+                                   " constant table)")
             raise _Unsupported(f"global variable {name!r} is not supported"
                                + ("" if value is _MISSING else f" (it is a {type(value).__name__})"))
         self.push(_NULL)
@@ -695,6 +779,11 @@ class Frontend:
         name = callee.what[5:]
         if name not in self.fn.__globals__ and name not in builtins_of(self.fn):
             self.unbound_globals.add(name)
+        target = self.fn.__globals__.get(name, _MISSING)
+        source = self.resolve_callee(target) if self.resolve_callee is not None else None
+        if source is not None and source.__globals__ is self.fn.__globals__:
+            self.inline(name, target, source, args)
+            return
         builtin = _BUILTIN_CALLS.get(name)
         arity = _BUILTIN_ARITY.get(name, (0, 0))
         if builtin is None or not arity[0] <= n <= arity[1] \
@@ -704,6 +793,46 @@ class Frontend:
             raise _Unsupported(f"{name!r} is not the builtin {name} here")
         self.builder.guard_builtin(name, builtin)
         getattr(self, "call_" + name)(args)
+
+    def inline(self, name: str, target: object, source: types.FunctionType,
+               args: list[StackItem]) -> None:
+        """``name(*args)`` where the module binds ``name`` to a native function: its body is
+        built from its bytecode and spliced in here, its parameters replaced by the arguments,
+        each ``return`` a jump to the block after the call.  Guarded: rebinding the name makes
+        the code exit, and the original then calls whatever the name holds.  An exit inside
+        the callee exits the whole function (pure: the original computes the same)."""
+        code = source.__code__
+        if code in self.inlining:
+            raise _Unsupported(f"recursive call of {name}() (runs in Python)")
+        if len(self.inlining) > INLINE_DEPTH:
+            raise _Unsupported(f"calls nested too deep to inline ({name}())")
+        if len(args) != code.co_argcount:
+            raise _Unsupported(f"call to {name}() with {len(args)} of its {code.co_argcount} arguments"
+                               " is not supported")
+        if not all(isinstance(a, ir.Value) for a in args):
+            raise _Unsupported(f"call to {name}() with a non-int argument is not supported")
+        size = len(read_bytecode(code))
+        if size > self.budget[0]:
+            raise _Unsupported(f"call to {name}() is too large to inline (runs in Python)")
+        self.budget[0] -= size
+        try:
+            body = Frontend(source, self.table, self.resolve_callee, self.inlining, self.budget).build()
+        except NotCompilable as exc:
+            raise _Unsupported(f"call to {name}(), which is not compilable: {exc.reason}") from None
+        self.unbound_globals |= body.unbound_globals
+        self.builder.guard_global(name, target)
+        values: list[ir.Value] = [a for a in args if isinstance(a, ir.Value)]
+        returns = body.returns()
+        shapes = {(r.is_tuple, len(r.values)) for r in returns}
+        if len(shapes) > 1:
+            raise _Unsupported(f"{name}() returns values of different shapes")
+        is_tuple, width = shapes.pop() if shapes else (False, 1)
+        join = self.builder.append_block(f"{name}.ret")
+        results = [join.add_param(f"{name}.r") for _ in range(width)]
+        _splice(body, values, join, f"{name}.", self.builder)
+        self.builder.jump(body.entry)
+        self.builder.position_at_end(join)
+        self.push(_Tuple(results) if is_tuple else results[0])
 
     def call_range(self, values: list[ir.Value]) -> None:
         n = len(values)
@@ -756,10 +885,24 @@ class Frontend:
         self.push(_Tuple([b.binop(ir.Opcode.FLOORDIV, a, d), b.binop(ir.Opcode.MOD, a, d)]))
 
     def call_pow(self, values: list[ir.Value]) -> None:
+        if len(values) == 3:
+            self.pow_mod(*values)
+            return
         base, exponent = values
         if not (isinstance(exponent, ir.Const) and type(exponent.value) is int and exponent.value >= 0):
             raise _Unsupported("pow() needs a constant, non-negative exponent (and no modulus)")
         self.push(self.builder.binop(ir.Opcode.POW, base, exponent))
+
+    def pow_mod(self, base: ir.Value, exponent: ir.Value, modulus: ir.Value) -> None:
+        """``pow(b, e, m)`` for ``e >= 0`` and ``m > 0`` (a negative exponent is a modular
+        inverse, a zero modulus raises, a negative one gives results <= 0: Python's)."""
+        b, Opc = self.builder, ir.Opcode
+        self._split(b.binop(Opc.LE, modulus, ir.Const(0)),
+                    "pow() with a modulus <= 0 runs in Python", exit_when=True)
+        self._split(b.binop(Opc.LT, exponent, ir.Const(0)),
+                    "pow() with a negative exponent (a modular inverse) runs in Python", exit_when=True)
+        reduced = b.binop(Opc.MOD, base, modulus)
+        self.push(b.emit(Opc.POWMOD, reduced, exponent, modulus))
 
     # -- int methods ---------------------------------------------------------------------------
     def _method(self, name: str) -> None:
@@ -862,6 +1005,34 @@ class Frontend:
         self._jump_or_pop(instr, True)
 
 
-def build_ir(fn: types.FunctionType, table: VersionTable) -> ir.Function:
-    """The IR of ``fn`` (raises :class:`NotCompilable` with reason and line)."""
-    return Frontend(fn, table).build()
+def _splice(body: ir.Function, args: list[ir.Value], join: ir.Block, prefix: str,
+            builder: ir.Builder) -> None:
+    """Move ``body``'s blocks into ``builder``'s function: its parameters become ``args``, its
+    returns jumps to ``join``, its exits name the callee."""
+    def arg(value: ir.Value) -> ir.Value:
+        return args[value.index] if isinstance(value, ir.Param) else value
+
+    callee = prefix.rstrip(".")
+    for block in body.blocks:
+        block.name = prefix + block.name
+        for instr in block.body:
+            instr.args = tuple(arg(a) for a in instr.args)
+        term = block.terminator
+        if isinstance(term, ir.Return):
+            block.terminator = ir.Jump(ir.Edge(join, tuple(arg(v) for v in term.values)), term.lineno)
+        elif isinstance(term, ir.Exit):
+            term.reason = f"in {callee}(): {term.reason}"
+        else:
+            if isinstance(term, ir.Branch):
+                term.cond = arg(term.cond)
+            assert term is not None
+            for edge in term.edges():
+                edge.args = tuple(arg(a) for a in edge.args)
+        builder.blocks.append(block)
+
+
+def build_ir(fn: types.FunctionType, table: VersionTable,
+             resolve_callee: CalleeResolver | None = None) -> ir.Function:
+    """The IR of ``fn`` (raises :class:`NotCompilable` with reason and line).  Calls to the
+    functions ``resolve_callee`` recognises (a native's Python source) are inlined."""
+    return Frontend(fn, table, resolve_callee).build()

@@ -75,6 +75,13 @@ class Opcode(enum.Enum):
     INVERT = ("~", 1, WRAPS, operator.invert)          # ~bool is deprecated: never folded
     POS = ("+", 1, 0, operator.pos)                    # +x: an int (+True == 1)
     BIT_LENGTH = (".bit_length()", 1, 0, int.bit_length)  # bits of |x|: an int in [0, 64]
+    BIT_COUNT = (".bit_count()", 1, 0, int.bit_count)    # ones in |x|: an int in [0, 64]
+    #: ``pow(b, e, m)`` with ``0 <= b < m``, ``e >= 0`` and ``m > 0`` (the frontend reduces
+    #: the base and exits on the other cases first): 128-bit products, never overflows.
+    POWMOD = ("pow", 3, 0, pow)
+    #: ``expected[i]``: an item of a constant table of ints (``expected``, a tuple the code
+    #: owns); the index is already known to be in range (the frontend checks it first).
+    TABLE = ("[]", 1, 0, operator.getitem)
     LT = ("<", 2, COMPARE, operator.lt)
     LE = ("<=", 2, COMPARE, operator.le)
     EQ = ("==", 2, COMPARE | COMMUTATIVE, operator.eq)
@@ -186,6 +193,8 @@ class Instr(Value):
             return f"guard global {self.attr} is {self.expected!r}"
         if self.op.is_guard:
             return f"guard builtin {self.attr}"
+        if self.op is Opcode.TABLE:
+            return f"{self.ref()} = table {self.attr}[{self.args[0].ref()}]"
         return f"{self.ref()} = {self.op.mnemonic} " + ", ".join(a.ref() for a in self.args)
 
 
@@ -251,17 +260,28 @@ class Branch:
 
 @dataclass(eq=False)
 class Return:
-    value: Value
+    """Return the one value, or (``is_tuple``) a new tuple of the values (``return q, r``)."""
+
+    values: tuple[Value, ...]
     lineno: int | None = None
+    is_tuple: bool = False
+
+    @property
+    def value(self) -> Value:
+        """The returned value of a one-value return."""
+        assert not self.is_tuple and len(self.values) == 1
+        return self.values[0]
 
     def uses(self) -> tuple[Value, ...]:
-        return (self.value,)
+        return self.values
 
     def edges(self) -> tuple[Edge, ...]:
         return ()
 
     def __str__(self) -> str:
-        return f"return {self.value.ref()}"
+        if self.is_tuple:
+            return "return (" + ", ".join(v.ref() for v in self.values) + ("," if len(self.values) == 1 else "") + ")"
+        return f"return {self.values[0].ref()}"
 
 
 @dataclass(eq=False)
@@ -406,7 +426,7 @@ class Function:
 def straight_line(name: str, params: list[Param], body: list[Instr], result: Value,
                   **kwargs: object) -> Function:
     """A one-block function (``return result`` after ``body``): for tests and tools."""
-    block = Block("entry", body=list(body), terminator=Return(result))
+    block = Block("entry", body=list(body), terminator=Return((result,)))
     return Function(name, params, [block], **kwargs)  # type: ignore[arg-type]
 
 
@@ -513,6 +533,12 @@ class Builder:
         instr.expected = expected
         return instr
 
+    def table(self, name: str, items: tuple[int, ...], index: Value) -> Instr:
+        instr = self.emit(Opcode.TABLE, index)
+        instr.attr = name
+        instr.expected = items
+        return instr
+
     def unop(self, op: Opcode, a: Value) -> Instr:
         return self.emit(op, a)
 
@@ -529,7 +555,10 @@ class Builder:
         self._terminate(Branch(cond, if_true, if_false, self.lineno))
 
     def ret(self, value: Value) -> None:
-        self._terminate(Return(value, self.lineno))
+        self._terminate(Return((value,), self.lineno))
+
+    def ret_tuple(self, values: Sequence[Value]) -> None:
+        self._terminate(Return(tuple(values), self.lineno, is_tuple=True))
 
     def exit(self, reason: str, lineno: int | None = None) -> None:
         self._terminate(Exit(reason, lineno if lineno is not None else self.lineno))
@@ -564,13 +593,17 @@ def interpret(fn: Function, args: Sequence[int],
     steps = 0
     while True:
         for instr in block.body:
-            if not instr.op.is_guard:
+            if instr.op is Opcode.TABLE:
+                env[instr] = instr.expected[value_of(instr.args[0])]  # type: ignore[index]
+            elif not instr.op.is_guard:
                 env[instr] = step(instr.op, [value_of(a) for a in instr.args])
         term = block.terminator
         steps += 1
         if steps > max_steps:
             raise RuntimeError("interpret: step limit reached")
         if isinstance(term, Return):
+            if term.is_tuple:
+                return tuple(value_of(v) for v in term.values)  # type: ignore[return-value]
             return value_of(term.value)
         if isinstance(term, Exit):
             raise ExitReached(term.reason)

@@ -288,11 +288,14 @@ RUNTIME_FUNCTIONS: dict[str, str] = {
     "save_thread": "PyEval_SaveThread",
     "restore_thread": "PyEval_RestoreThread",
     "dict_getitem": "PyDict_GetItem",
+    "tuple_new": "PyTuple_New",
+    "decref": "Py_DecRef",
 }
 
 #: ``Runtime`` fields that hold the address of a static object.
 _RUNTIME_OBJECTS: dict[str, object] = {
     "long_type": int,
+    "tuple_type": tuple,
 }
 
 _runtime: Runtime | None = None

@@ -24,6 +24,10 @@ on demand).  Passes, repeated until nothing changes (at most a few rounds):
   it; an empty block that only jumps on is bypassed;
 * :func:`eliminate_dead_code`: values (instructions and block parameters)
   nothing live uses, unless Python could fail on them.
+
+Last, :func:`hoist_guards` moves every guard to the entry: the assumptions
+(a builtin, a module constant, a native callee) are checked once per call
+instead of once per loop iteration.
 """
 from __future__ import annotations
 
@@ -99,6 +103,9 @@ class Simplifier:
                         self.table[key] = instr
                         self.body.append(instr)
                     continue
+                if instr.op is Opcode.TABLE:
+                    self.table_item(instr)
+                    continue
                 args = tuple(self.resolve(a) for a in instr.args)
                 result = self.add(instr.op, args, instr)
                 if result is not instr:
@@ -110,6 +117,25 @@ class Simplifier:
                 instr.args = tuple(self.resolve(a) for a in instr.args)
             self.simplify_terminator(block)
         return self.changed
+
+    def table_item(self, instr: Instr) -> None:
+        """``T[i]``: a constant index reads the item now; else CSE by (table, index)."""
+        index = self.resolve(instr.args[0])
+        instr.args = (index,)
+        items = instr.expected
+        assert isinstance(items, tuple)
+        if isinstance(index, Const) and 0 <= index.value < len(items):
+            self.replaced[instr] = Const(items[index.value])
+            self.changed = True
+            return
+        key = (Opcode.TABLE, id(items), value_key(index))
+        existing = self.table.get(key)
+        if existing is not None:
+            self.replaced[instr] = existing
+            self.changed = True
+            return
+        self.table[key] = instr
+        self.body.append(instr)
 
     # -- building -------------------------------------------------------------------------
     def add(self, op: Opcode, args: tuple[Value, ...], reuse: Instr | None = None) -> Value:
@@ -161,7 +187,7 @@ class Simplifier:
             term.edge.args = tuple(self.resolve(a) for a in term.edge.args)
             return
         if isinstance(term, ir.Return):
-            term.value = self.resolve(term.value)
+            term.values = tuple(self.resolve(v) for v in term.values)
             return
         if not isinstance(term, Branch):
             return
@@ -322,7 +348,7 @@ def substitute(fn: ir.Function, mapping: dict[Value, Value]) -> None:
             instr.args = tuple(resolve(a) for a in instr.args)
         term = block.terminator
         if isinstance(term, ir.Return):
-            term.value = resolve(term.value)
+            term.values = tuple(resolve(v) for v in term.values)
         elif isinstance(term, Branch):
             term.cond = resolve(term.cond)
         if term is not None:
@@ -427,7 +453,7 @@ def eliminate_dead_code(fn: ir.Function) -> bool:
         work += [instr for instr in block.body if ir.may_fail_in_python(instr)]
         term = block.terminator
         if isinstance(term, ir.Return):
-            work.append(term.value)
+            work.extend(term.values)
         elif isinstance(term, Branch):
             work.append(term.cond)
     while work:
@@ -453,6 +479,27 @@ def eliminate_dead_code(fn: ir.Function) -> bool:
     return changed
 
 
+def hoist_guards(fn: ir.Function) -> None:
+    """Every guard, once, at the start of the entry block.
+
+    Checking an assumption earlier than Python would look the name up is safe: a
+    failed guard only exits, and the original (pure) then runs the whole call
+    itself.  Between the entry and any use, only the interrupt poll on a back edge
+    can run Python code (a signal handler that rebinds a name): the code
+    generator checks every guard again after each poll.
+    """
+    seen: dict[tuple[object, ...], ir.Instr] = {}
+    for block in fn.blocks:
+        kept = []
+        for instr in block.body:
+            if instr.op.is_guard:
+                seen.setdefault((instr.op, instr.attr, id(instr.expected)), instr)
+            else:
+                kept.append(instr)
+        block.body = kept
+    fn.entry.body[:0] = list(seen.values())
+
+
 def optimize(fn: ir.Function) -> ir.Function:
     """The full pipeline, in place (see the module docstring); returns ``fn``."""
     drop_unreachable(fn)
@@ -464,4 +511,5 @@ def optimize(fn: ir.Function) -> ir.Function:
         changed |= eliminate_dead_code(fn)
         if not changed:
             break
+    hoist_guards(fn)
     return fn

@@ -57,6 +57,7 @@ _COMMON_ACTIONS = {
     "UNARY_NEGATIVE": "unary_negative", "UNARY_INVERT": "unary_invert",
     "COPY": "copy", "SWAP": "swap", "POP_TOP": "pop_top",
     "BUILD_TUPLE": "build_tuple", "UNPACK_SEQUENCE": "unpack_sequence",
+    "BINARY_SUBSCR": "binary_subscr",
 }
 
 # Why a construct is not compiled, by bytecode; the frontend adds the line number.  Inside a

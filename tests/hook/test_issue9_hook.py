@@ -17,6 +17,7 @@ from jitimport import config
 from jitimport.errors import NotCompilable
 from jitimport.hook import activate, reporting
 from jitimport.hook.classbody import qualname_in_class_body
+from jitimport.hook.loader import CACHE_TAG
 from jitimport.hook.transform import MARK, SWAP_MARKER, bind_runtime, plan_functions, transform_to_code
 
 from ._util import base_env, run, run_code
@@ -240,7 +241,7 @@ def test_prepare_namespace_in_a_fresh_interpreter_and_from_the_cache(tree) -> No
         print(prepared.SEEN_AT_START, prepared.SEEN_AT_END, [k for k in prepared.LOOKUPS if "jitimport" in str(k)])
     '''
     first = run_code(code, cwd, env).ok()
-    assert list((cwd / "__pycache__").glob("prepared.*.jitimport-t3.pyc"))
+    assert list((cwd / "__pycache__").glob(f"prepared.*.{CACHE_TAG}.pyc"))
     second = run_code(code, cwd, env).ok()  # from the pyc cache: the markers are bound again
     assert first.lines == second.lines == ["6 3 9 True True", "[] [] []"]
     assert first.stderr == second.stderr == ""

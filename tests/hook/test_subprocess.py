@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import marshal
+import re
 import sys
 import textwrap
 import zipfile
 
 import pytest
 
+from jitimport.hook.loader import CACHE_TAG
 from jitimport.hook.transform import SWAP_MARKER
 
 from ._util import INSTALLED, PACKAGE_PARENT, REPO, base_env, run, run_code
@@ -223,7 +225,7 @@ def test_import_kinds_behave_as_without_hook(tree) -> None:
         zf.writestr("zipped.py", "# minijit: native" + fn)
     plain = run(["probe.py", "plain"], cwd).ok().lines
     hooked = run(["probe.py", "hook"], cwd).ok().lines
-    jit_cached = lambda line: line.replace(".jitimport-t3.pyc", ".pyc").replace("JitSourceFileLoader", "SourceFileLoader")
+    jit_cached = lambda line: line.replace(f".{CACHE_TAG}.pyc", ".pyc").replace("JitSourceFileLoader", "SourceFileLoader")
     # Namespace package, plain submodules and the zip import are identical; pragma modules only
     # differ in their loader class and cache file.
     assert [jit_cached(line) for line in hooked[:-1]] == plain[:-1]
@@ -350,7 +352,7 @@ def test_pyc_cache_uses_its_own_tag(tree) -> None:
     tag = sys.implementation.cache_tag
     cache = cwd / "__pycache__"
     assert run(["-c", check, "hook"], cwd, env).ok().stdout == "True\n"
-    jit_pyc = cache / f"geo.{tag}.jitimport-t3.pyc"
+    jit_pyc = cache / f"geo.{tag}.{CACHE_TAG}.pyc"
     assert jit_pyc.exists() and not (cache / f"geo.{tag}.pyc").exists()
     assert run(["-c", check, "plain"], cwd, env).ok().stdout == "False\n"
     plain_code = marshal.loads((cache / f"geo.{tag}.pyc").read_bytes()[16:])
@@ -364,6 +366,14 @@ def test_pyc_cache_uses_its_own_tag(tree) -> None:
 def test_sample_pkg_demo() -> None:
     result = run(["-m", "jitimport", "-m", "sample_pkg", "--particles", "40", "--steps", "3", "--repeat", "1"],
                  REPO).ok()
-    assert "native  xorshift32" in result.stdout and "native  Torus.wrap" in result.stdout
-    assert "python  Torus.describe" in result.stdout and "results identical" in result.stdout
+    out = result.stdout
+    assert "native  xorshift32" in out and "native  Torus.wrap" in out
+    assert "python  Torus.describe" in out and "results identical" in out
     assert result.stderr == ""
+    # for a newcomer: what it is about to do, how to read the ratio, a refusal and its reason, what next
+    assert out.startswith("jitimport demo: sample_pkg") and "What happens:" in out.split("1. Functions")[0]
+    assert "lower is better" in out and "0.33x means the run took a third of" in out
+    assert re.search(r"python  polygon_area2 +line \d+: call to len\(\) is not supported", out)
+    assert re.search(r"ratio \(as imported / Python\): \d+\.\d\dx +\((the native run took|not faster)", out)
+    tail = out[out.index("Try next:"):]
+    assert "python -m jitimport annotate sample_pkg/geometry.py" in tail

@@ -42,11 +42,12 @@ expected object, mode) in a writable buffer the code keeps alive.
 
 Relocations: every process-specific address the code embeds (a C-API
 function, ``int``, a shared stub, the original, the globals and builtins
-dicts, a guard record) is loaded by :meth:`CodeGen.address`, a fixed 10-byte
-``movabs`` whose immediate is listed in ``MachineCode.relocations`` with a
-symbol naming what it holds (see :data:`RELOCATION_SYMBOLS`).  The machine-code
-cache (``jitimport.hook.codecache``) stores the code with that list and patches
-each immediate with the loading process's address; nothing else in the code
+dicts, a guard record, a constant table's words) is loaded by
+:meth:`CodeGen.address`, a fixed 10-byte ``movabs`` whose immediate is listed
+in ``MachineCode.relocations`` with a symbol naming what it holds (see
+:data:`RELOCATION_SYMBOLS`).  The machine-code cache
+(``jitimport.hook.codecache``) stores the code with that list and patches each
+immediate with the loading process's address; nothing else in the code
 depends on the process.  A new runtime address is one more ``Runtime`` field,
 loaded with ``self.address(reg, ("runtime", "field_name"))``.
 """
@@ -73,6 +74,9 @@ SLOT_NARGSF = 8
 SLOT_NARGS2 = 16
 SLOT_SCRATCH = 24
 FRAME_FIXED = 32
+
+#: Offset of ``ob_item`` in a PyTupleObject (refcount, type, size: the same on 3.11-3.13).
+TUPLE_ITEMS = 24
 
 #: Back edges taken between two polls for signals and the GIL.
 POLL_INTERVAL = 1 << 16
@@ -124,6 +128,9 @@ class Runtime:
     #: Shared stubs (``backend.stubs``): the back-edge poll and a guard's slow path.
     poll_stub: int = 0
     guard_stub: int = 0
+    tuple_new: int = 0
+    decref: int = 0
+    tuple_type: int = 0
 
 
 @dataclass(frozen=True)
@@ -139,8 +146,9 @@ class GuardTarget:
 #: Relocation symbols, the first element of each: ``("runtime", field)`` a ``Runtime`` field
 #: (not ``decoders``), ``("decoder", mode)`` a shared int decoder, ``("original",)`` the Python
 #: function, ``("globals",)`` / ``("builtins",)`` the dicts a guard watches, ``("guard_record", k)``
-#: the k-th guard record (``MachineCode.guards[k]`` says which).
-RELOCATION_SYMBOLS = ("runtime", "decoder", "original", "globals", "builtins", "guard_record")
+#: the k-th guard record (``MachineCode.guards[k]`` says which), ``("table", k)`` the words of
+#: the k-th constant table (``MachineCode.tables[k]``).
+RELOCATION_SYMBOLS = ("runtime", "decoder", "original", "globals", "builtins", "guard_record", "table")
 
 Symbol = tuple  # ("runtime", "long_from_long"), ("guard_record", 0), ...
 
@@ -157,6 +165,8 @@ class MachineCode:
     relocations: tuple[tuple[int, Symbol], ...] = ()
     #: (mode, name) of each guard record, in record order (``stubs.GUARD_MODE_*``).
     guards: tuple[tuple[int, str], ...] = ()
+    #: The 64-bit words of each constant table, in ``("table", k)`` order.
+    tables: tuple[tuple[int, ...], ...] = ()
 
     def listing(self) -> list[tuple[int, bytes, str]]:
         """(offset, bytes, text) per instruction; text is rendered now, not at compile time."""
@@ -192,7 +202,8 @@ class CodeGen:
     ``fallback``   the exit block (restores the frame, calls the original);
     ``cold``       out-of-line code emitted after everything else (callables);
     ``fused``      comparisons emitted as ``cmp`` + ``jcc`` by their block's branch;
-    ``guards``     the writable version-tag cells of the builtin guards.
+    ``guards``     the writable version-tag cells of the builtin guards;
+    ``tables``     the words of the constant tables (``T[i]``) the code reads.
     """
 
     def __init__(self, fn: ir.Function, layout: LongLayout, runtime: Runtime, original_address: int,
@@ -215,9 +226,14 @@ class CodeGen:
         self.cold: list = []  # deferred out-of-line code: callables emitting it
         self.fused: set[ir.Instr] = self._fusable()
         self.guards = _GuardCells(sum(1 for i in fn.instructions() if i.op.is_guard))
+        #: The words of each constant table the code reads, by id of its tuple.
+        self.tables: dict[int, ctypes.Array] = {}
         self.relocations: list[tuple[Label, Symbol]] = []
         pushes = len(self.alloc.callee_saved)
         frame = FRAME_FIXED + 8 * self.alloc.spill_slots
+        #: Where a tuple return keeps its items while it boxes them (calls clobber registers).
+        self.tuple_slots = frame
+        frame += 8 * max((len(r.values) for r in fn.returns() if r.is_tuple), default=0)
         if (8 + 8 * pushes + frame) % 16:   # keep RSP 16-byte aligned inside the body
             frame += 8
         self.frame_size = frame
@@ -291,6 +307,8 @@ class CodeGen:
             return self.original
         if kind == "guard_record":
             return self.guards.base + GUARD_RECORD_SIZE * symbol[1]
+        if kind == "table":
+            return ctypes.addressof(list(self.tables.values())[symbol[1]])
         assert self.guard_target is not None
         if kind == "globals":
             return id(self.guard_target.globals_dict)
@@ -342,17 +360,18 @@ class CodeGen:
             self.cold[index]()
             index += 1
         code = a.finish()
-        keep: tuple[object, ...] = ()
+        keep: tuple[object, ...] = tuple(self.tables.values())
         if self.guards.keys:
             assert self.guard_target is not None
             self.guards.fill()
             # Not the globals or builtins dicts: the original function (which the native holds)
             # keeps those alive, and a module's globals refer back to the native: keeping them
             # here would make a cycle through the code's untracked owner that is never freed.
-            keep = (self.guards.buffer, *self.guards.names, *self.guards.objects)
+            keep += (self.guards.buffer, *self.guards.names, *self.guards.objects)
         relocations = tuple((at.offset + 2, symbol) for at, symbol in self.relocations)
         guards = tuple((mode, name) for mode, name, _ in self.guards.keys)
-        return MachineCode(code, a, self.alloc, self.rep, keep, relocations, guards)
+        tables = tuple(tuple(words) for words in self.tables.values())
+        return MachineCode(code, a, self.alloc, self.rep, keep, relocations, guards, tables)
 
     def epilogue(self) -> None:
         self.asm.add(RSP, self.frame_size)
@@ -364,7 +383,7 @@ class CodeGen:
         a = self.asm
         term = block.terminator
         if isinstance(term, ir.Return):
-            self.ret(term.value)
+            self.ret(term)
         elif isinstance(term, ir.Exit):
             a.jmp(self.fallback)
         elif isinstance(term, ir.Jump):
@@ -390,24 +409,77 @@ class CodeGen:
             a.bind(taken)
             self.take_edge(block, true_edge, following)
 
-    def ret(self, value: ir.Value) -> None:
-        a = self.asm
+    def box_function(self, value: ir.Value) -> str | None:
+        """The ``Runtime`` field of the C function that boxes ``value`` (None: its type differs
+        between paths)."""
         typ = self.rep.type_of(value)
         if typ is PyType.MIXED:
-            a.jmp(self.fallback)  # a bool on some paths, an int on others: Python boxes it
-            return
+            return None
         if isinstance(value, Const) and not ir.fits_register(int(value.value)):
             raise ValueError("result constant does not fit in 64 bits")
         if typ is PyType.BOOL:
-            box = "bool_from_long"
-        elif self.rep.kind(value) is Kind.UNSIGNED:
-            box = "long_from_unsigned"
-        else:
-            box = "long_from_long"
+            return "bool_from_long"
+        if self.rep.kind(value) is Kind.UNSIGNED:
+            return "long_from_unsigned"
+        return "long_from_long"
+
+    def ret(self, term: ir.Return) -> None:
+        if term.is_tuple:
+            self.ret_tuple(term.values)
+            return
+        a = self.asm
+        value = term.value
+        box = self.box_function(value)
+        if box is None:
+            a.jmp(self.fallback)  # a bool on some paths, an int on others: Python boxes it
+            return
         a.mov(RDI, self.operand(value))
         self.epilogue()
         self.address(RAX, ("runtime", box))
         a.jmp(RAX)
+
+    def ret_tuple(self, values: tuple[ir.Value, ...]) -> None:
+        """``return a, b``: a new tuple of boxed ints.  The items are parked in the frame
+        first (the calls clobber registers); a failed allocation returns NULL with
+        CPython's MemoryError set, after releasing the half-built tuple."""
+        a = self.asm
+        boxes = [self.box_function(v) for v in values]
+        if None in boxes:
+            a.jmp(self.fallback)
+            return
+        for i, value in enumerate(values):
+            a.mov(RAX, self.operand(value))
+            a.mov(Mem(RSP, self.tuple_slots + 8 * i), RAX)
+        failed = a.label()
+        a.mov(RDI, len(values))
+        self.address(RAX, ("runtime", "tuple_new"))
+        a.call(RAX)
+        a.test(RAX, RAX)
+        a.jcc(Cond.E, failed)
+        a.mov(Mem(RSP, SLOT_SCRATCH), RAX)
+        release = a.label()
+        for i, box in enumerate(boxes):
+            a.mov(RDI, Mem(RSP, self.tuple_slots + 8 * i))
+            self.address(RAX, ("runtime", box))
+            a.call(RAX)
+            a.test(RAX, RAX)
+            a.jcc(Cond.E, release)
+            a.mov(RCX, Mem(RSP, SLOT_SCRATCH))
+            a.mov(Mem(RCX, TUPLE_ITEMS + 8 * i), RAX)  # the tuple steals the reference
+        a.mov(RAX, Mem(RSP, SLOT_SCRATCH))
+        self.epilogue()
+        a.ret()
+
+        def emit() -> None:
+            a.bind(release)
+            a.mov(RDI, Mem(RSP, SLOT_SCRATCH))
+            self.address(RAX, ("runtime", "decref"))
+            a.call(RAX)
+            a.bind(failed)
+            self.epilogue()
+            a.xor(RAX, RAX)
+            a.ret()
+        self.cold.append(emit)
 
     def edge_is_plain(self, source: ir.Block, edge: ir.Edge) -> bool:
         """No moves, no conversion, no poll: a bare jump."""
@@ -462,6 +534,11 @@ class CodeGen:
             a.mov(POLL_COUNTER, POLL_INTERVAL)
             a.test(RAX, RAX)
             a.jcc(Cond.NE, self.raise_exit)
+            # A signal handler may have rebound a name the code assumes: check again (the
+            # optimizer hoisted every guard to the entry).
+            for instr in self.fn.entry.body:
+                if instr.op.is_guard:
+                    self.guard(instr)
             a.jmp(resume)
         self.cold.append(emit)
 
@@ -717,6 +794,9 @@ class CodeGen:
         if op is Opcode.INVERT and self.rep.type_of(instr.args[0]) is not PyType.INT:
             self.asm.jmp(self.fallback)       # ~bool is deprecated (3.12+ warns): Python decides
             return
+        if op is Opcode.TABLE:
+            self.table_item(instr)
+            return
         if all(isinstance(arg, Const) for arg in instr.args):
             self.unfolded_constant(instr, kind)
             return
@@ -741,6 +821,12 @@ class CodeGen:
         if op is Opcode.BIT_LENGTH:
             self.bit_length(instr)
             return
+        if op is Opcode.BIT_COUNT:
+            self.bit_count(instr)
+            return
+        if op is Opcode.POWMOD:
+            self.pow_mod(instr)
+            return
         if op is Opcode.POS:               # +x: the same machine value (an int even for a bool)
             dst = self.loc(instr)
             t = self.target(dst)
@@ -762,6 +848,27 @@ class CodeGen:
         else:  # pragma: no cover - every Opcode is handled above
             raise AssertionError(op)
 
+    def table_item(self, instr: ir.Instr) -> None:
+        """``T[i]`` with ``i`` already in range: a load from the table's words, which the code
+        keeps alive (one buffer per table)."""
+        dst = self.loc(instr)
+        if dst is None:
+            return
+        a = self.asm
+        items = instr.expected
+        assert isinstance(items, tuple)
+        words = self.tables.get(id(items))
+        if words is None:
+            words = (ctypes.c_uint64 * max(1, len(items)))(*(v & ir.UINT64_MAX for v in items))
+            self.tables[id(items)] = words
+        a.mov(RAX, self.operand(instr.args[0]))
+        a.shl(RAX, 3)
+        self.address(RCX, ("table", list(self.tables).index(id(items))))
+        a.add(RAX, RCX)
+        t = self.target(dst)
+        a.mov(t, Mem(RAX, 0))
+        self.store(dst, t)
+
     def bit_length(self, instr: ir.Instr) -> None:
         """``x.bit_length()``: bits of |x| (|-2**63| = 2**63 as an unsigned word), 0 for 0."""
         a = self.asm
@@ -777,6 +884,88 @@ class CodeGen:
         a.bsr(RAX, RAX)                      # index of the top bit; ZF when x == 0
         a.cmov(Cond.E, RAX, RDX)
         a.add(RAX, 1)
+        self.store(dst, RAX)
+
+    def bit_count(self, instr: ir.Instr) -> None:
+        """``x.bit_count()``: ones in |x|, by the SWAR reduction (no CPU feature needed)."""
+        a = self.asm
+        dst = self.loc(instr)
+        x = instr.args[0]
+        self.load(RAX, self.operand(x))
+        if self.rep.kind(x) is Kind.SIGNED:
+            a.mov(RDX, RAX)
+            a.sar(RDX, 63)
+            a.xor(RAX, RDX)
+            a.sub(RAX, RDX)                  # |x|, exact as unsigned
+        a.mov(RDX, RAX)
+        a.shr(RDX, 1)
+        a.mov(RCX, 0x5555555555555555)
+        a.and_(RDX, RCX)
+        a.sub(RAX, RDX)                      # 2-bit sums
+        a.mov(RCX, 0x3333333333333333)
+        a.mov(RDX, RAX)
+        a.and_(RAX, RCX)
+        a.shr(RDX, 2)
+        a.and_(RDX, RCX)
+        a.add(RAX, RDX)                      # 4-bit sums
+        a.mov(RDX, RAX)
+        a.shr(RDX, 4)
+        a.add(RAX, RDX)
+        a.mov(RCX, 0x0F0F0F0F0F0F0F0F)
+        a.and_(RAX, RCX)                     # byte sums
+        a.mov(RCX, 0x0101010101010101)
+        a.imul(RAX, RCX)
+        a.shr(RAX, 56)                       # their total, in the top byte
+        self.store(dst, RAX)
+
+    def pow_mod(self, instr: ir.Instr) -> None:
+        """``pow(b, e, m)`` by square-and-multiply on 128-bit products (``mul``, ``div``:
+        b, r < m, so the high half stays below m and ``div`` cannot fault).  Needs three
+        more registers than the scratch ones: RSI, RDI and R8 are saved around it."""
+        dst = self.loc(instr)
+        if dst is None:
+            return
+        a = self.asm
+        saved = (RSI, RDI, Reg.R8)
+        depth = 0
+        for reg in saved:
+            a.push(reg)
+            depth += 8
+        for value in instr.args:                      # b, e, m through the stack
+            src = self.operand(value)
+            if isinstance(src, Mem) and src.base is RSP:
+                src = Mem(RSP, src.disp + depth)
+            a.mov(RAX, src)
+            a.push(RAX)
+            depth += 8
+        a.pop(Reg.R8)
+        a.pop(RDI)
+        a.pop(RSI)
+        top, skip, done = a.label(), a.label(), a.label()
+        a.mov(RAX, 1)
+        a.xor(RDX, RDX)
+        a.div(Reg.R8)
+        a.mov(RCX, RDX)                               # r = 1 % m
+        a.bind(top)
+        a.test(RDI, RDI)
+        a.jcc(Cond.E, done)
+        a.test(RDI, 1)
+        a.jcc(Cond.E, skip)
+        a.mov(RAX, RCX)
+        a.mul(RSI)
+        a.div(Reg.R8)
+        a.mov(RCX, RDX)                               # r = r * b % m
+        a.bind(skip)
+        a.mov(RAX, RSI)
+        a.mul(RSI)
+        a.div(Reg.R8)
+        a.mov(RSI, RDX)                               # b = b * b % m
+        a.shr(RDI, 1)
+        a.jmp(top)
+        a.bind(done)
+        a.mov(RAX, RCX)
+        for reg in reversed(saved):
+            a.pop(reg)
         self.store(dst, RAX)
 
     def unfolded_constant(self, instr: ir.Instr, kind: Kind) -> None:

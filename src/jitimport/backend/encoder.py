@@ -540,6 +540,16 @@ class Assembler:
         _check_rm(src, "imul_wide operand")
         self._emit(_encode(b"\xf7", 5, src), lambda: f"imul {_fmt_rm64(src)}")
 
+    def mul(self, src: Reg | Mem) -> None:
+        """RDX:RAX = RAX * src, unsigned (F7 /4): 128-bit products for modular arithmetic."""
+        _check_rm(src, "mul operand")
+        self._emit(_encode(b"\xf7", 4, src), lambda: f"mul {_fmt_rm64(src)}")
+
+    def div(self, src: Reg | Mem) -> None:
+        """RAX, RDX = RDX:RAX divmod src, unsigned (F7 /6); RDX must be below src."""
+        _check_rm(src, "div operand")
+        self._emit(_encode(b"\xf7", 6, src), lambda: f"div {_fmt_rm64(src)}")
+
     def idiv(self, src: Reg | Mem) -> None:
         _check_rm(src, "idiv operand")
         self._emit(_encode(b"\xf7", 7, src), lambda: f"idiv {_fmt_rm64(src)}")

@@ -14,8 +14,11 @@
 * Pragma modules imported *before* ``install()`` are compiled when it runs;
   references to their functions that were taken earlier cannot be updated and
   get a warning.
-* ``include=[...]`` compiles modules without the pragma, through wrapt's
-  post-import hooks (wrapt is imported only when ``include`` is used).
+* ``include=[...]`` compiles modules without the pragma: the finder loads
+  those that are source files like pragma modules (so every import, reload
+  and re-import compiles them); wrapt's post-import hook (wrapt is imported
+  only when ``include`` is used) swaps the functions of the others after
+  their first import, and ``install()`` those already imported.
 * ``JITIMPORT_DISABLE`` makes all of this a no-op, and so does an
   unsupported platform; either gets one warning per process (shared with
   ``@jit``, see ``config.warn_once``) and everything stays Python.  The kill
@@ -134,6 +137,7 @@ def install(include: "Iterable[str] | None" = None) -> Handle:
         first = _finder is None
         if first:
             _finder = JitFinder()
+            _finder.include = _include
             sys.meta_path.insert(0, _finder)
         _handles += 1
         handle = Handle(True, _generation)
@@ -228,6 +232,10 @@ def _include_hook(module: "ModuleType") -> None:
             return
         if not _native_ready():
             return
+        loader_module = sys.modules.get(f"{__package__}.loader")
+        spec_loader = getattr(getattr(module, "__spec__", None), "loader", None)
+        if loader_module is not None and isinstance(spec_loader, loader_module.JitSourceFileLoader):
+            return  # the finder loaded it as it loads pragma modules: already compiled
         path = getattr(module, "__file__", None)
         compile_module_namespace(module, path if isinstance(path, str) else None, context="is in include=")
     except Exception as exc:

@@ -352,9 +352,8 @@ def native_entry(native: Any) -> tuple | None:
     code = _native.code_block(native).read()
     if not _relocatable(code, relocations, fn):
         return None
-    return (_NATIVE, code, tuple(relocations), tuple(info.guards), info.nargs, tuple(info.checked_params),
-            tuple(sorted(info.representations.items())), tuple(sorted(info.unbound_globals)),
-            float(info.compile_seconds))
+    return (_NATIVE, code, tuple(relocations), tuple(info.guards), tuple(info.tables),
+            tuple(sorted(info.unbound_globals)), float(info.compile_seconds))
 
 
 def _relocatable(code: bytes, relocations: tuple, fn: FunctionType) -> bool:
@@ -369,7 +368,7 @@ def _relocatable(code: bytes, relocations: tuple, fn: FunctionType) -> bool:
     known.update(fields["decoders"].values())
     for offset, symbol in relocations:
         value = int.from_bytes(code[offset:offset + 8], "little")
-        if symbol[0] == "guard_record":
+        if symbol[0] in ("guard_record", "table"):
             known.add(value)
         elif value != _resolve(symbol, fields, fn, fn.__globals__, _builtins_of(fn), None):
             return False
@@ -382,7 +381,7 @@ def _relocatable(code: bytes, relocations: tuple, fn: FunctionType) -> bool:
 
 
 def _resolve(symbol: tuple, fields: dict, fn: FunctionType, globals_: dict, builtins_: dict,
-             guard_base: int | None) -> int:
+             guard_base: int | None, tables: list[int] | None = None) -> int:
     """This process's value of a relocation symbol (``backend.codegen.CodeGen.resolve``)."""
     kind = symbol[0]
     if kind == "runtime" and symbol[1] != "decoders":
@@ -397,6 +396,8 @@ def _resolve(symbol: tuple, fields: dict, fn: FunctionType, globals_: dict, buil
         return id(builtins_)
     if kind == "guard_record" and guard_base is not None:
         return guard_base + 8 * _RECORD_WORDS * symbol[1]
+    if kind == "table" and tables is not None:
+        return tables[symbol[1]]
     raise KeyError(symbol)
 
 
@@ -406,13 +407,15 @@ def materialize(fn: FunctionType, entry: tuple, started: float) -> Any:
     if entry[0] == _REFUSED:
         from ..errors import NotCompilable
 
-        raise NotCompilable(entry[1], entry[2], entry[3])
+        refusal = NotCompilable(entry[1], entry[2], entry[3])
+        refusal.unbound_globals = frozenset(entry[4])
+        raise refusal
     import ctypes
 
     from jitimport import native as _native
     from jitimport.execmem import default_arena
 
-    _, code, relocations, guards, nargs, checked, representations, unbound, compile_seconds = entry
+    _, code, relocations, guards, tables, unbound, compile_seconds = entry
     fields = _native.runtime_fields()
     globals_, builtins_ = fn.__globals__, _builtins_of(fn)
     buffer = (ctypes.c_uint64 * max(1, len(guards) * _RECORD_WORDS))()
@@ -426,19 +429,22 @@ def materialize(fn: FunctionType, entry: tuple, started: float) -> Any:
         objects.append(expected)
         buffer[index * _RECORD_WORDS:(index + 1) * _RECORD_WORDS] = [
             _UINT64, _UINT64, id(globals_), id(builtins_), id(name), id(expected), mode]
+    table_words = [(ctypes.c_uint64 * max(1, len(words)))(*words) for words in tables]
+    table_addresses = [ctypes.addressof(words) for words in table_words]
     patched = bytearray(code)
     size = len(patched)
     for offset, symbol in relocations:
-        if not 0 <= offset <= size - 8 or (symbol[0] == "guard_record" and not 0 <= symbol[1] < len(guards)):
+        if not 0 <= offset <= size - 8:
             return None
-        patched[offset:offset + 8] = (_resolve(symbol, fields, fn, globals_, builtins_, base) & _UINT64) \
-            .to_bytes(8, "little")
-    keep = (buffer, *names, *objects) if guards else ()
+        patched[offset:offset + 8] = (_resolve(symbol, fields, fn, globals_, builtins_, base, table_addresses)
+                                      & _UINT64).to_bytes(8, "little")
+    keep = (*table_words, buffer, *names, *objects) if guards else tuple(table_words)
     block = default_arena().install(bytes(patched), keep=keep)
     from time import perf_counter
 
     loaded = _CachedInfo(fn, block.address, size, perf_counter() - started)
-    return _native.make_native(fn, block, block.address, {"info_factory": loaded.info})
+    return _native.make_native(fn, block, block.address,
+                               {"info_factory": loaded.info, "unbound_globals": frozenset(unbound)})
 
 
 class _CachedInfo:
@@ -507,7 +513,8 @@ def load_or_compile(fn: FunctionType, compile: Callable[[Any], Any]) -> tuple[An
         native = compile(fn)
     except NotCompilable as exc:
         if type(exc) is NotCompilable:  # not UnsupportedPlatform: that is about this process
-            store.add(key, (_REFUSED, exc.reason, exc.filename, exc.lineno))
+            store.add(key, (_REFUSED, exc.reason, exc.filename, exc.lineno,
+                            tuple(sorted(getattr(exc, "unbound_globals", None) or ()))))
         raise
     try:
         fresh = native_entry(native)

@@ -4,8 +4,11 @@ The finder sits in front of the standard finders and asks *them* (the finders
 after it on ``sys.meta_path``, in order) for the spec, so path handling,
 namespace packages, zip imports, frozen and built-in modules are resolved by
 the normal machinery.  Only a spec whose loader is exactly the stock
-``SourceFileLoader`` and whose file has the pragma in its header gets a
-:class:`JitSourceFileLoader`; every other spec is returned as it came.
+``SourceFileLoader`` and whose file has the pragma in its header (or whose
+name was given to ``install(include=...)``) gets a
+:class:`JitSourceFileLoader`; every other spec is returned as it came.  The
+finder is asked on every import, ``importlib.reload`` and re-import after
+``del sys.modules[name]`` included, so each of them compiles again.
 
 Installing the finder costs nothing beyond this module and ``pragma``: the
 loader (and with it the AST transform) is imported at the first pragma
@@ -36,6 +39,9 @@ class JitFinder:
         #: True once the probe said native code cannot run here: the finder then finds nothing.
         self.off = False
         self._ready = False
+        #: Module names given to ``install(include=...)`` (activate's set): loaded like pragma
+        #: modules, on every import and reload, when they are plain source files.
+        self.include: "set[str] | frozenset[str]" = frozenset()
 
     def native_ready(self) -> bool:
         """Can pragma modules be compiled?  Asks the platform probe once (at the first pragma module).
@@ -84,12 +90,17 @@ class JitFinder:
             return None
         if type(spec.loader) is _SourceFileLoader:
             origin = spec.origin
-            if not isinstance(origin, str) or (origin.startswith(_STDLIB) and _PACKAGES not in origin):
-                return spec  # the standard library never carries the pragma (nor a non-path origin)
-            try:
-                wanted = has_pragma(origin)
-            except Exception:  # never let the pragma check break an import
-                wanted = False
+            if not isinstance(origin, str):
+                return spec
+            if fullname in self.include:
+                wanted = True
+            elif origin.startswith(_STDLIB) and _PACKAGES not in origin:
+                return spec  # the standard library never carries the pragma
+            else:
+                try:
+                    wanted = has_pragma(origin)
+                except Exception:  # never let the pragma check break an import
+                    wanted = False
             if wanted and self.native_ready():
                 from .loader import JitSourceFileLoader, jit_cache_for_source
 

@@ -9,6 +9,9 @@ what it must:
   code still holds the transform's marker constants, so it can be cached.
 * ``get_code`` binds those markers to the runtime (``transform.bind_runtime``)
   on the way out, whether the code came from the cache or from the source.
+* ``exec_module`` runs the module, then lets ``runtime.revisit`` compile again
+  the functions that read a global bound only further down the module, then
+  writes the module's machine-code cache (``codecache.flush``).
 * ``get_data`` / ``set_data`` redirect the *bytecode* path (and only that
   path) from ``mod.cpython-312.pyc`` to ``mod.cpython-312.jitimport-t3.pyc``.
   The inherited ``get_code`` keeps doing all of the pyc validation and
@@ -73,6 +76,19 @@ class JitSourceFileLoader(SourceFileLoader):
     def set_data(self, path: str, data: bytes, *, _mode: int = 0o666) -> None:
         super().set_data(self._redirect(path), data, _mode=_mode)
 
+    def exec_module(self, module) -> None:  # type: ignore[no-untyped-def]
+        from . import runtime
+
+        ran = False
+        try:
+            super().exec_module(module)
+            ran = True
+        finally:
+            runtime.revisit(module, ran)
+            codecache = sys.modules.get(f"{__package__}.codecache")
+            if codecache is not None:   # write what this module compiled (see codecache)
+                codecache.flush(self.path)
+
     def get_code(self, fullname: str):  # type: ignore[override]
         code = super().get_code(fullname)
         if code is None:
@@ -85,14 +101,6 @@ class JitSourceFileLoader(SourceFileLoader):
                 self.path, type(exc).__name__, exc,
             )
             return super().source_to_code(self.get_data(self.path), self.path)
-
-    def exec_module(self, module) -> None:  # type: ignore[no-untyped-def]
-        try:
-            super().exec_module(module)
-        finally:
-            codecache = sys.modules.get(f"{__package__}.codecache")
-            if codecache is not None:   # write what this module compiled (see codecache)
-                codecache.flush(self.path)
 
     def source_to_code(self, data, path, *, _optimize=-1):  # type: ignore[override]
         try:

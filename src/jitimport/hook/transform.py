@@ -52,8 +52,11 @@ MARK = "\x00jitimport"
 SWAP_MARKER = (MARK, "swap")
 #: ``(MARK, "keep", qualname, reason)``: bound to ``runtime.keep(qualname, reason)``.
 KEEP = "keep"
+#: ``(MARK, "instance", n)``: a def inside a function, or a lambda (site ``n`` of the module);
+#: bound to a fresh ``runtime.InstanceSite`` per site and per execution of the module.
+INSTANCE = "instance"
 #: Bump whenever the generated code changes: it is part of the pyc cache tag.
-TRANSFORM_VERSION = 3
+TRANSFORM_VERSION = 4
 
 # Block statements whose bodies still run at module / class-body level.
 _BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers")
@@ -94,40 +97,117 @@ def _describe(dec: ast.expr) -> str:
 
 
 class _Rewriter:
-    """Walks module and class bodies, decorating candidate functions in place."""
+    """Walks the module, decorating candidate functions and wrapping lambdas in place.
+
+    A *scope* is the qualname prefix of the code being walked plus whether it
+    runs inside a function (then each def or lambda can be executed many
+    times, so it gets a per-site ``instance`` marker, see ``runtime.InstanceSite``).
+    """
 
     def __init__(self, skips: set[int], mutate: bool = True) -> None:
         self.skips = skips
         self.mutate = mutate
         self.swapped = 0
         self.kept = 0
-        #: (qualname, reason) per def seen; reason None means "swap it".
+        self.sites = 0
+        #: (qualname, reason) per module- or class-level def seen; reason None means "swap it".
         self.plan: list[tuple[str, str | None]] = []
 
-    def visit_body(self, body: list[ast.stmt], prefix: str) -> None:
+    def visit_body(self, body: list[ast.stmt], prefix: str, in_function: bool = False,
+                   in_class: bool = False) -> None:
         for stmt in body:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                self.visit_def(stmt, prefix)
-            elif isinstance(stmt, ast.ClassDef):
-                self.visit_body(stmt.body, f"{prefix}{stmt.name}.")
-            elif isinstance(stmt, (ast.If, ast.Try, ast.With, ast.For, ast.While)) or (
-                hasattr(ast, "TryStar") and isinstance(stmt, ast.TryStar)
-            ):
-                for field in _BLOCK_FIELDS:
-                    block = getattr(stmt, field, None) or []
-                    for item in block:
-                        if isinstance(item, ast.ExceptHandler):
-                            self.visit_body(item.body, prefix)
-                    self.visit_body([s for s in block if isinstance(s, ast.stmt)], prefix)
-            elif isinstance(stmt, ast.Match):
-                for case in stmt.cases:
-                    self.visit_body(case.body, prefix)
+            self.visit_stmt(stmt, prefix, in_function, in_class)
 
-    def visit_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef, prefix: str) -> None:
+    def visit_stmt(self, stmt: ast.stmt, prefix: str, in_function: bool, in_class: bool) -> None:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self.visit_def(stmt, prefix, in_function, in_class)
+            return
+        if type(stmt).__name__ == "TypeAlias":  # 3.12 ``type X = ...``: a lazy annotation scope
+            return
+        if isinstance(stmt, ast.ClassDef):
+            for field in ("decorator_list", "bases", "keywords"):
+                items = getattr(stmt, field)
+                items[:] = [self.visit_node(item, prefix, in_function, in_class) for item in items]
+            self.visit_body(stmt.body, f"{prefix}{stmt.name}.", in_function, in_class=True)
+            return
+        for name, value in ast.iter_fields(stmt):
+            if name == "annotation":  # never evaluated here, or kept as a string (future import)
+                continue
+            if isinstance(value, list):
+                value[:] = [self.visit_node(item, prefix, in_function, in_class) for item in value]
+            elif isinstance(value, ast.AST):
+                setattr(stmt, name, self.visit_node(value, prefix, in_function, in_class))
+
+    def visit_node(self, item: object, prefix: str, in_function: bool, in_class: bool) -> object:
+        if isinstance(item, ast.stmt):
+            self.visit_stmt(item, prefix, in_function, in_class)
+        elif isinstance(item, ast.expr):
+            return self.visit_expr(item, in_function)
+        elif isinstance(item, ast.AST):  # handlers, match cases, with items, keywords, ...
+            for name, value in ast.iter_fields(item):
+                if isinstance(value, list):
+                    for i, sub in enumerate(value):
+                        value[i] = self.visit_node(sub, prefix, in_function, in_class)
+                elif isinstance(value, ast.AST):
+                    setattr(item, name, self.visit_node(value, prefix, in_function, in_class))
+        return item
+
+    def visit_expr(self, expr: ast.expr, in_function: bool) -> ast.expr:
+        """``expr`` with every lambda in it wrapped (children first)."""
+        if isinstance(expr, ast.Lambda):
+            return self.wrap_lambda(expr, in_function)
+        for name, value in ast.iter_fields(expr):
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, ast.expr):
+                        value[i] = self.visit_expr(item, in_function)
+                    elif isinstance(item, ast.AST):  # comprehension, keyword
+                        self.visit_node(item, "", in_function, False)
+            elif isinstance(value, ast.expr):
+                setattr(expr, name, self.visit_expr(value, in_function))
+            elif isinstance(value, ast.AST):
+                self.visit_node(value, "", in_function, False)
+        return expr
+
+    def wrap_lambda(self, node: ast.Lambda, in_function: bool) -> ast.expr:
+        """``lambda ...`` -> ``(MARK, "instance", n).__call__(lambda ...)``.
+
+        Not ``(MARK, ...)(lambda ...)`` nor a subscript: the compiler warns about
+        calling a tuple constant or indexing one with a function, never about an attribute.
+        """
+        args = node.args
+        args.defaults = [self.visit_expr(d, in_function) for d in args.defaults]
+        args.kw_defaults = [d if d is None else self.visit_expr(d, in_function) for d in args.kw_defaults]
+        node.body = self.visit_expr(node.body, True)
+        if not self.mutate:
+            return node
+        if node.lineno in self.skips:
+            marker: tuple = (MARK, KEEP, "<lambda>", "skipped by '# minijit: skip'")
+            self.kept += 1
+        else:
+            marker = self.instance_marker()
+            self.swapped += 1
+        method = ast.Attribute(value=ast.Constant(marker), attr="__call__", ctx=ast.Load())
+        wrapped = ast.Call(func=method, args=[node], keywords=[])
+        for part in (wrapped, method, method.value):
+            ast.copy_location(part, node)
+        return wrapped
+
+    def instance_marker(self) -> tuple:
+        """Unique per site: equal constants are merged within a code object, sites must not be."""
+        self.sites += 1
+        return (MARK, INSTANCE, self.sites)
+
+    def visit_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef, prefix: str, in_function: bool,
+                  in_class: bool) -> None:
         qualname = prefix + node.name
         decorators = node.decorator_list
+        args = node.args
+        decorators[:] = [self.visit_expr(d, in_function) for d in decorators]
+        args.defaults = [self.visit_expr(d, in_function) for d in args.defaults]
+        args.kw_defaults = [d if d is None else self.visit_expr(d, in_function) for d in args.kw_defaults]
         reason: str | None = None
-        wrapper = implicit_wrapper(node.name, in_class_body=bool(prefix))
+        wrapper = implicit_wrapper(node.name, in_class_body=in_class)
         if _def_has_skip(node, self.skips):
             reason = "skipped by '# minijit: skip'"
         elif isinstance(node, ast.AsyncFunctionDef):
@@ -138,10 +218,15 @@ class _Rewriter:
             others = [d for d in decorators if not _is_staticmethod(d)]
             if others:
                 reason = f"decorated with {_describe(others[0])}: left alone"
-        self.plan.append((qualname, reason))
+        if not in_function:
+            self.plan.append((qualname, reason))
+        self.visit_body(node.body, f"{qualname}.<locals>.", in_function=True)
         if not self.mutate:
             return
-        marker = SWAP_MARKER if reason is None else (MARK, KEEP, qualname, reason)
+        if reason is not None:
+            marker: tuple = (MARK, KEEP, qualname, reason)
+        else:
+            marker = self.instance_marker() if in_function else SWAP_MARKER
         decorator = ast.Constant(marker)
         ast.copy_location(decorator, node)
         decorator.end_lineno, decorator.end_col_offset = node.lineno, node.col_offset
@@ -187,11 +272,13 @@ def bind_runtime(code: CodeType) -> CodeType:
     """
     from . import runtime
 
-    def bind(marker: tuple) -> Callable[..., object] | None:
+    def bind(marker: tuple) -> object | None:
         if marker == SWAP_MARKER:
             return runtime.swap
         if len(marker) == 4 and marker[1] == KEEP:
             return runtime.keep(marker[2], marker[3])
+        if len(marker) == 3 and marker[1] == INSTANCE:
+            return runtime.InstanceSite()
         return None
 
     return _replace_markers(code, bind)
