@@ -145,6 +145,11 @@ HAND = [
     (lambda a: a.movzx8(Reg.RAX, Reg.RAX), "0fb6c0", "movzx eax, al"),
     (lambda a: a.movzx8(Reg.RAX, Reg.RDI), "400fb6c7", "movzx eax, dil"),
     (lambda a: a.movzx8(Reg.R10, Reg.R11), "450fb6d3", "movzx r10d, r11b"),
+    (lambda a: a.movzx8(Reg.RAX, Mem(Reg.RAX)), "0fb600", "movzx eax, byte ptr [rax]"),
+    (lambda a: a.movzx8(Reg.R10, Mem(Reg.R12, 5)), "450fb6542405", "movzx r10d, byte ptr [r12 + 5]"),
+    (lambda a: a.mul(Reg.RSI), "48f7e6", "mul rsi"),
+    (lambda a: a.div(Reg.R8), "49f7f0", "div r8"),
+    (lambda a: a.mul(Mem(Reg.RSP, 8)), "48f7642408", "mul qword ptr [rsp + 8]"),
     (lambda a: a.jmp(Reg.RAX), "ffe0", "jmp rax"),
     (lambda a: a.call(Reg.R11), "41ffd3", "call r11"),
     (lambda a: a.ret(), "c3", "ret"),
@@ -559,7 +564,9 @@ ERRORS: list[tuple[str, Emit]] = [
     ("imul_wide imm", lambda a: a.imul_wide(5)),  # type: ignore[arg-type]
     ("setcc mem", lambda a: a.setcc(Cond.E, Mem(Reg.RAX))),  # type: ignore[arg-type]
     ("setcc bad cond", lambda a: a.setcc("e", Reg.RAX)),  # type: ignore[arg-type]
-    ("movzx8 from mem", lambda a: a.movzx8(Reg.RAX, Mem(Reg.RAX))),  # type: ignore[arg-type]
+    ("movzx8 from imm", lambda a: a.movzx8(Reg.RAX, 5)),  # type: ignore[arg-type]
+    ("mul imm", lambda a: a.mul(5)),  # type: ignore[arg-type]
+    ("div imm", lambda a: a.div(5)),  # type: ignore[arg-type]
     ("jcc to reg", lambda a: a.jcc(Cond.E, Reg.RAX)),  # type: ignore[arg-type]
     ("jmp to mem", lambda a: a.jmp(Mem(Reg.RAX))),  # type: ignore[arg-type]
     ("call mem", lambda a: a.call(Mem(Reg.RAX))),  # type: ignore[arg-type]

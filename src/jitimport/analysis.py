@@ -303,6 +303,10 @@ def _kind_of(instr: Instr, exact: bool, rep: Representation) -> Kind:
         return Kind.UNSIGNED if rep.kind(instr.args[2]) is Kind.UNSIGNED else Kind.SMALL
     if op is Opcode.TABLE:
         return table_kind(instr.expected)  # type: ignore[arg-type]
+    if op is Opcode.SEQ_LEN or (op is Opcode.SEQ_ITEM and type(instr.expected) is bytearray):
+        return Kind.SMALL
+    if op is Opcode.SEQ_ITEM:
+        return Kind.SIGNED
     kinds = [rep.kind(a) if (isinstance(a, Const) or a in rep.kinds) else Kind.SMALL for a in instr.args]
     if op is Opcode.POS:
         return kinds[0]

@@ -149,12 +149,12 @@ def builtins_of(fn: types.FunctionType) -> dict:
 
 
 class _Table:
-    """A module-level tuple of ints read by subscript (``GF_EXP[i]``), guarded by identity (a
-    tuple never changes, so the name's binding is all a guard must watch)."""
+    """A module-level table read by subscript (``GF_EXP[i]``), guarded by identity: a tuple of
+    ints (constant: it never changes), or a list or bytearray (read when the code runs)."""
 
     __slots__ = ("name", "items")
 
-    def __init__(self, name: str, items: tuple[int, ...]) -> None:
+    def __init__(self, name: str, items: tuple[int, ...] | list | bytearray) -> None:
         self.name, self.items = name, items
 
 
@@ -706,28 +706,36 @@ class Frontend:
             if items is not None and all(type(v.value) is int for v in container.items):  # type: ignore[attr-defined]
                 container = _Table("()", items)
         if not isinstance(container, _Table) or not isinstance(index, ir.Value):
-            raise _Unsupported("subscript is only supported on a module-level tuple of ints")
+            raise _Unsupported("subscript is only supported on a module-level tuple, list or"
+                               " bytearray of ints")
         self.push(self._table_item(container, index))
 
     def _table_item(self, table: _Table, index: ir.Value) -> ir.Value:
         """``table[index]`` with Python's negative indices; out of range exits (the original
-        raises IndexError)."""
+        raises IndexError).  A tuple's length and items are constants; a list's or
+        bytearray's are read when the code runs."""
         b, Opc = self.builder, ir.Opcode
-        size = ir.Const(len(table.items))
-        reason = "tuple index out of range (the Python original raises IndexError)"
-        if isinstance(index, ir.Const):
-            if not -len(table.items) <= index.value < len(table.items):
-                raise _Unsupported(reason)
-            return ir.Const(table.items[index.value])
+        items = table.items
+        kind = type(items).__name__
+        reason = f"{kind} index out of range (the Python original raises IndexError)"
+        if isinstance(items, tuple):
+            if isinstance(index, ir.Const):
+                if not -len(items) <= index.value < len(items):
+                    raise _Unsupported(reason)
+                return ir.Const(items[index.value])
+            size: ir.Value = ir.Const(len(items))
+        else:
+            size = b.read(Opc.SEQ_LEN, table.name, items)
         position = self._select(b.binop(Opc.LT, index, ir.Const(0)), b.binop(Opc.ADD, index, size),
                                 b.unop(Opc.POS, index))
         inside = b.binop(Opc.AND, b.binop(Opc.GE, position, ir.Const(0)), b.binop(Opc.LT, position, size))
         self._split(inside, reason, exit_when=False)
-        return b.table(table.name, table.items, position)
+        op = Opc.TABLE if isinstance(items, tuple) else Opc.SEQ_ITEM
+        return b.read(op, table.name, items, position)
 
     def op_unpack_sequence(self, instr: Op) -> None:
         item = self.pop()
-        if isinstance(item, _Table):
+        if isinstance(item, _Table) and isinstance(item.items, tuple):
             item = _Tuple([ir.Const(v) for v in item.items])
         if not isinstance(item, _Tuple) or len(item.items) != instr.arg:
             raise _Unsupported("unpacking is only supported for tuples of the same length")
@@ -752,9 +760,10 @@ class Frontend:
                 self.builder.guard_global(name, value)
                 self.push(_Table(name, items))
                 return
-            if type(value) is list:
-                raise _Unsupported(f"global list {name!r} is read in Python (a tuple of ints is a"
-                                   " constant table)")
+            if type(value) in (list, bytearray):
+                self.builder.guard_global(name, value)
+                self.push(_Table(name, value))  # type: ignore[arg-type]
+                return
             raise _Unsupported(f"global variable {name!r} is not supported"
                                + ("" if value is _MISSING else f" (it is a {type(value).__name__})"))
         self.push(_NULL)

@@ -55,6 +55,7 @@ COMPARE = 4      # a comparison: the result is a bool
 BITWISE = 8      # & | ^: bool op bool is a bool, anything else an int
 MAY_RAISE = 16   # Python can raise on some operands (see may_fail_in_python)
 GUARD = 32       # no value: checks an assumption at run time and exits when it does not hold
+READS = 64       # reads the object in ``Instr.expected`` (a table): Python semantics f(obj, *args)
 
 
 class Opcode(enum.Enum):
@@ -81,7 +82,13 @@ class Opcode(enum.Enum):
     POWMOD = ("pow", 3, 0, pow)
     #: ``expected[i]``: an item of a constant table of ints (``expected``, a tuple the code
     #: owns); the index is already known to be in range (the frontend checks it first).
-    TABLE = ("[]", 1, 0, operator.getitem)
+    TABLE = ("table[]", 1, READS, operator.getitem)
+    #: ``len(expected)`` of a module-level list or bytearray, read when it runs (it may change
+    #: between calls).
+    SEQ_LEN = ("len", 0, READS, len)
+    #: ``expected[i]`` of such a list (exits unless the item is an exact int that fits) or
+    #: bytearray, read when it runs; ``i`` is already known to be in range.
+    SEQ_ITEM = ("sequence[]", 1, READS, operator.getitem)
     LT = ("<", 2, COMPARE, operator.lt)
     LE = ("<=", 2, COMPARE, operator.le)
     EQ = ("==", 2, COMPARE | COMMUTATIVE, operator.eq)
@@ -121,6 +128,10 @@ class Opcode(enum.Enum):
     @property
     def is_guard(self) -> bool:
         return bool(self.flags & GUARD)
+
+    @property
+    def reads_object(self) -> bool:
+        return bool(self.flags & READS)
 
     @property
     def mnemonic(self) -> str:
@@ -190,11 +201,17 @@ class Instr(Value):
 
     def __str__(self) -> str:
         if self.op is Opcode.GUARD_GLOBAL:
-            return f"guard global {self.attr} is {self.expected!r}"
+            shown = self.expected
+            if isinstance(shown, (tuple, list, bytearray)):
+                return f"guard global {self.attr} is <{type(shown).__name__} of {len(shown)} items>"
+            return f"guard global {self.attr} is {shown!r}"
         if self.op.is_guard:
             return f"guard builtin {self.attr}"
-        if self.op is Opcode.TABLE:
-            return f"{self.ref()} = table {self.attr}[{self.args[0].ref()}]"
+        if self.op.reads_object:
+            kind = "table" if self.op is Opcode.TABLE else type(self.expected).__name__
+            if self.op is Opcode.SEQ_LEN:
+                return f"{self.ref()} = len {kind} {self.attr}"
+            return f"{self.ref()} = {kind} {self.attr}[{self.args[0].ref()}]"
         return f"{self.ref()} = {self.op.mnemonic} " + ", ".join(a.ref() for a in self.args)
 
 
@@ -533,10 +550,11 @@ class Builder:
         instr.expected = expected
         return instr
 
-    def table(self, name: str, items: tuple[int, ...], index: Value) -> Instr:
-        instr = self.emit(Opcode.TABLE, index)
+    def read(self, op: Opcode, name: str, obj: object, *args: Value) -> Instr:
+        """An operation on the table ``obj`` (module global ``name``): TABLE, SEQ_LEN, SEQ_ITEM."""
+        instr = self.emit(op, *args)
         instr.attr = name
-        instr.expected = items
+        instr.expected = obj
         return instr
 
     def unop(self, op: Opcode, a: Value) -> Instr:
@@ -593,8 +611,8 @@ def interpret(fn: Function, args: Sequence[int],
     steps = 0
     while True:
         for instr in block.body:
-            if instr.op is Opcode.TABLE:
-                env[instr] = instr.expected[value_of(instr.args[0])]  # type: ignore[index]
+            if instr.op.reads_object:
+                env[instr] = instr.op.python(instr.expected, *(value_of(a) for a in instr.args))
             elif not instr.op.is_guard:
                 env[instr] = step(instr.op, [value_of(a) for a in instr.args])
         term = block.terminator

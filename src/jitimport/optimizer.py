@@ -103,8 +103,8 @@ class Simplifier:
                         self.table[key] = instr
                         self.body.append(instr)
                     continue
-                if instr.op is Opcode.TABLE:
-                    self.table_item(instr)
+                if instr.op.reads_object:
+                    self.table_read(instr)
                     continue
                 args = tuple(self.resolve(a) for a in instr.args)
                 result = self.add(instr.op, args, instr)
@@ -118,17 +118,20 @@ class Simplifier:
             self.simplify_terminator(block)
         return self.changed
 
-    def table_item(self, instr: Instr) -> None:
-        """``T[i]``: a constant index reads the item now; else CSE by (table, index)."""
-        index = self.resolve(instr.args[0])
-        instr.args = (index,)
+    def table_read(self, instr: Instr) -> None:
+        """``T[i]`` of a constant tuple with a constant index is the item; other reads are
+        CSE'd by (table, index) within the block (a list can only change at a poll, on a back
+        edge, between blocks)."""
+        instr.args = tuple(self.resolve(a) for a in instr.args)
         items = instr.expected
-        assert isinstance(items, tuple)
-        if isinstance(index, Const) and 0 <= index.value < len(items):
-            self.replaced[instr] = Const(items[index.value])
-            self.changed = True
-            return
-        key = (Opcode.TABLE, id(items), value_key(index))
+        if instr.op is Opcode.TABLE and isinstance(instr.args[0], Const):
+            assert isinstance(items, tuple)
+            index = instr.args[0].value
+            if 0 <= index < len(items):
+                self.replaced[instr] = Const(items[index])
+                self.changed = True
+                return
+        key = (instr.op, id(items), *(value_key(a) for a in instr.args))
         existing = self.table.get(key)
         if existing is not None:
             self.replaced[instr] = existing

@@ -75,8 +75,13 @@ SLOT_NARGS2 = 16
 SLOT_SCRATCH = 24
 FRAME_FIXED = 32
 
-#: Offset of ``ob_item`` in a PyTupleObject (refcount, type, size: the same on 3.11-3.13).
+#: Object layouts the code reads, the same on 3.11-3.13 (tests/core check them with ctypes):
+#: ``ob_size`` of a variable-size object, a tuple's inline items, a list's item array, and a
+#: bytearray's ``ob_start``.
+VAR_SIZE = 16
 TUPLE_ITEMS = 24
+LIST_ITEMS = 24
+BYTEARRAY_START = 40
 
 #: Back edges taken between two polls for signals and the GIL.
 POLL_INTERVAL = 1 << 16
@@ -797,6 +802,9 @@ class CodeGen:
         if op is Opcode.TABLE:
             self.table_item(instr)
             return
+        if op is Opcode.SEQ_LEN or op is Opcode.SEQ_ITEM:
+            self.sequence_read(instr)
+            return
         if all(isinstance(arg, Const) for arg in instr.args):
             self.unfolded_constant(instr, kind)
             return
@@ -868,6 +876,40 @@ class CodeGen:
         t = self.target(dst)
         a.mov(t, Mem(RAX, 0))
         self.store(dst, t)
+
+    def sequence_read(self, instr: ir.Instr) -> None:
+        """``len(L)`` or ``L[i]`` (``i`` in range) of a module-level list or bytearray, read now.
+        A list item must be an exact int that fits in 64 bits, else the code exits.  The
+        object is kept alive by the guard on its name (its record holds it)."""
+        dst = self.loc(instr)
+        if dst is None:
+            return
+        a = self.asm
+        seq = instr.expected
+        a.mov(RAX, id(seq))
+        if instr.op is Opcode.SEQ_LEN:
+            a.mov(RAX, Mem(RAX, VAR_SIZE))
+            self.store(dst, RAX)
+            return
+        a.mov(RCX, self.operand(instr.args[0]))
+        if type(seq) is bytearray:
+            a.mov(RAX, Mem(RAX, BYTEARRAY_START))
+            a.add(RAX, RCX)
+            a.movzx8(RAX, Mem(RAX, 0))
+            self.store(dst, RAX)
+            return
+        a.mov(RAX, Mem(RAX, LIST_ITEMS))
+        a.shl(RCX, 3)
+        a.add(RAX, RCX)
+        a.mov(RAX, Mem(RAX, 0))                     # the item: an object of any type
+        a.mov(RCX, self.runtime.long_type)
+        a.cmp(Mem(RAX, 8), RCX)
+        a.jcc(Cond.NE, self.fallback)
+        resume, slow = a.label(), a.label()
+        self.decode_compact(slow)
+        a.bind(resume)
+        self.store(dst, RAX)
+        self.cold.append(self._slow_path(slow, resume, "signed"))
 
     def bit_length(self, instr: ir.Instr) -> None:
         """``x.bit_length()``: bits of |x| (|-2**63| = 2**63 as an unsigned word), 0 for 0."""

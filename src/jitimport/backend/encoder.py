@@ -560,8 +560,13 @@ class Assembler:
         self._emit(_encode(bytes((0x0F, 0x90 + cond)), 0, dst, w=False, force_rex=4 <= dst <= 7),
                    lambda: f"set{cond.name.lower()} {_R8[dst]}")
 
-    def movzx8(self, dst: Reg, src: Reg) -> None:
+    def movzx8(self, dst: Reg, src: Reg | Mem) -> None:
+        """Zero-extend a byte register, or a byte in memory (a bytearray's item)."""
         _check_reg(dst, "movzx8 destination")
+        if isinstance(src, Mem):
+            self._emit(_encode(b"\x0f\xb6", dst, src, w=False),
+                       lambda: f"movzx {_R32[dst]}, {_fmt_mem(src, 'byte')}")
+            return
         _check_reg(src, "movzx8 source")
         self._emit(_encode(b"\x0f\xb6", dst, src, w=False, force_rex=4 <= src <= 7),
                    lambda: f"movzx {_R32[dst]}, {_R8[src]}")

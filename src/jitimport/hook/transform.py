@@ -25,9 +25,12 @@ on purpose.
 
 Candidates are undecorated functions (or functions whose only decorator is
 ``@staticmethod``) at module level and in class bodies, including those under
-module-level ``if``/``try``/``with`` blocks.  Nested functions are never
-touched, nor are ``__init_subclass__``, ``__class_getitem__`` and ``__new__``
-in a class body (see :mod:`.classbody`).  Functions that are left alone on
+module-level ``if``/``try``/``with`` blocks, and in function bodies: a
+``def`` inside a function gets a per-site ``instance`` marker instead of the
+swap marker (bound to a ``runtime.InstanceSite``, which compiles its code
+object once).  Every lambda is wrapped as ``(MARK, "instance", n).__call__(lambda ...)``
+(annotations excepted).  ``__init_subclass__``, ``__class_getitem__`` and
+``__new__`` in a class body are never swapped (see :mod:`.classbody`).  Functions that are left alone on
 purpose (``# minijit: skip`` on the def line, other decorators, ``async def``,
 those three names) get an innermost *identity* decorator (a ``keep`` marker
 carrying the qualname and the reason) that only records why, so the report
