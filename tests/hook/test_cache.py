@@ -46,6 +46,18 @@ def total(n):
 
 def refused(x):
     return len(x)
+
+
+TABLE = (1, 5, -9, 2**63 - 1)
+LIST = [3, 4, 5]
+
+
+def pick(i):
+    return TABLE[i] - 1
+
+
+def lget(i):
+    return LIST[i] * 2 + 1
 '''
 
 EDGES = [0, -1, 1, 7, 2**63 - 1, -2**63, 2**64 - 1, 2**70, -(2**70)]
@@ -65,14 +77,14 @@ out = {{"native": {{}}, "from_cache": {{}}, "reason": {{}}, "results": {{}}, "ad
 for row in jitimport.report():
     out["from_cache"][row.qualname] = row.reason == "from cache"
     out["reason"][row.qualname] = row.reason
-for name in ("poly", "scaled", "mix", "lo", "total", "refused"):
+for name in ("poly", "scaled", "mix", "lo", "total", "refused", "pick", "lget"):
     f = getattr(mod, name)
     out["native"][name] = is_native(f)
     out["address"][name] = id(f)
     res = []
     for a in edges:
         for b in edges[:5]:
-            args = (a,) if name in ("scaled", "mix", "refused") else (a, b)
+            args = (a,) if name in ("scaled", "mix", "refused", "pick", "lget") else (a, b)
             if name == "total":
                 args = (a if 0 <= a < 300 else 12,)
             def outcome(fn):
@@ -114,7 +126,7 @@ def module(tree):
     return tree({"mod.py": MOD})
 
 
-NATIVE = ["poly", "scaled", "mix", "lo", "total"]
+NATIVE = ["poly", "scaled", "mix", "lo", "total", "pick", "lget"]
 
 
 def test_second_run_loads_every_function_from_the_cache(module: Path) -> None:
@@ -162,9 +174,14 @@ try:
 finally:
     builtins.min = real_min
 assert mod.lo(2, 9) == -5
+mod.LIST.append(70)                 # read when the code runs, from the object the module binds
+assert mod.lget(3) == 141 and mod.lget(-1) == 141
+mod.LIST = [1]
+assert mod.lget(0) == 3
+assert mod.pick(-1) == 2**63 - 2
 '''
     out = run_child(module, after=after)
-    assert out["from_cache"]["scaled"] and out["from_cache"]["lo"]
+    assert all(out["from_cache"][n] for n in ("scaled", "lo", "pick", "lget"))
 
 
 def test_a_changed_function_is_compiled_again(module: Path) -> None:
