@@ -23,9 +23,11 @@ def test_startup_benchmark_prints_its_rows() -> None:
     assert labels[1:] == [
         "`python -c pass`: without / with `JITIMPORT=1`",
         "import of a 20-function pragma module, cold",
-        "import of a 20-function pragma module, warm",
+        "import of a 20-function pragma module, warm bytecode, no machine-code cache",
+        "import of a 20-function pragma module, warm, machine-code cache filled",
         "`import jitimport; jitimport.install()` (in-process)",
     ]
-    for row in rows[1:4]:
+    for row in rows[1:5]:
         assert row.count(" ms ") == 2 and "×" in row
-    assert " ms" in rows[4]
+    assert " ms" in rows[5]
+    assert "20/20, 20 from the machine-code cache" in proc.stdout
