@@ -152,8 +152,10 @@ class GuardTarget:
 #: (not ``decoders``), ``("decoder", mode)`` a shared int decoder, ``("original",)`` the Python
 #: function, ``("globals",)`` / ``("builtins",)`` the dicts a guard watches, ``("guard_record", k)``
 #: the k-th guard record (``MachineCode.guards[k]`` says which), ``("table", k)`` the words of
-#: the k-th constant table (``MachineCode.tables[k]``).
-RELOCATION_SYMBOLS = ("runtime", "decoder", "original", "globals", "builtins", "guard_record", "table")
+#: the k-th constant table (``MachineCode.tables[k]``), ``("global", name)`` the object the
+#: module's globals bind to ``name`` (a list or bytearray read at run time, under a guard).
+RELOCATION_SYMBOLS = ("runtime", "decoder", "original", "globals", "builtins", "guard_record", "table",
+                      "global")
 
 Symbol = tuple  # ("runtime", "long_from_long"), ("guard_record", 0), ...
 
@@ -294,12 +296,13 @@ class CodeGen:
         return src
 
     # -- relocations -----------------------------------------------------------------
-    def address(self, reg: Reg, symbol: Symbol) -> None:
+    def address(self, reg: Reg, symbol: Symbol, value: int | None = None) -> None:
         """``reg`` = this process's address of ``symbol``, as a relocation (see the module
-        docstring): the only way generated code may embed an address."""
+        docstring): the only way generated code may embed an address.  ``value`` is given
+        for a ``("global", name)`` symbol (the object the code was compiled against)."""
         at = self.asm.label()
         self.asm.bind(at)
-        self.asm.movabs(reg, self.resolve(symbol))
+        self.asm.movabs(reg, self.resolve(symbol) if value is None else value)
         self.relocations.append((at, symbol))
 
     def resolve(self, symbol: Symbol) -> int:
@@ -886,7 +889,8 @@ class CodeGen:
             return
         a = self.asm
         seq = instr.expected
-        a.mov(RAX, id(seq))
+        assert instr.attr is not None
+        self.address(RAX, ("global", instr.attr), id(seq))
         if instr.op is Opcode.SEQ_LEN:
             a.mov(RAX, Mem(RAX, VAR_SIZE))
             self.store(dst, RAX)
@@ -902,7 +906,7 @@ class CodeGen:
         a.shl(RCX, 3)
         a.add(RAX, RCX)
         a.mov(RAX, Mem(RAX, 0))                     # the item: an object of any type
-        a.mov(RCX, self.runtime.long_type)
+        self.address(RCX, ("runtime", "long_type"))
         a.cmp(Mem(RAX, 8), RCX)
         a.jcc(Cond.NE, self.fallback)
         resume, slow = a.label(), a.label()

@@ -394,6 +394,8 @@ def _resolve(symbol: tuple, fields: dict, fn: FunctionType, globals_: dict, buil
         return id(globals_)
     if kind == "builtins":
         return id(builtins_)
+    if kind == "global":   # KeyError when unbound: the entry is not used
+        return id(globals_[symbol[1]])
     if kind == "guard_record" and guard_base is not None:
         return guard_base + 8 * _RECORD_WORDS * symbol[1]
     if kind == "table" and tables is not None:
