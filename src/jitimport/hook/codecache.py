@@ -363,7 +363,16 @@ def _relocatable(code: bytes, relocations: tuple, fn: FunctionType) -> bool:
 
     fields = _native.runtime_fields()
     masked = bytearray(code)
-    known = {id(fn), id(fn.__globals__), id(_builtins_of(fn))}
+    # Every object of this process the code could plausibly point at: the function and what
+    # hangs off it, and whatever its names resolve to.
+    known = {id(fn), id(fn.__globals__), id(_builtins_of(fn)), id(fn.__code__)}
+    if fn.__defaults__ is not None:
+        known.add(id(fn.__defaults__))
+        known.update(id(v) for v in fn.__defaults__)
+    for name in fn.__code__.co_names:
+        for namespace in (fn.__globals__, _builtins_of(fn)):
+            if name in namespace:
+                known.add(id(namespace[name]))
     known.update(v for k, v in fields.items() if k != "decoders")
     known.update(fields["decoders"].values())
     for offset, symbol in relocations:
