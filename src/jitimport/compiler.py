@@ -200,9 +200,9 @@ def compile_native(fn: F) -> F:
     except ExecMemoryError as exc:
         raise UnsupportedPlatform(f"executable memory is not available: {exc}", *_where(fn)) from None
     details = CompileInfo(
-        compiled=True, name=fn.__qualname__, nargs=len(optimized.params), code_size=len(machine.code),
+        compiled=True, name=fn.__qualname__, nargs=optimized.argcount, code_size=len(machine.code),
         compile_seconds=sum(timer.seconds.values()), stage_seconds=timer.seconds,
-        checked_params=tuple(p.name for p in optimized.params if p.index in optimized.read_params),
+        checked_params=tuple(p.ref()[1:] for p in optimized.params if optimized.is_checked(p)),
         representations=rep.describe(optimized),
         address=block.address, original_address=id(fn), source_ref=weakref.ref(fn),
         optimized_function=optimized, unbound_globals=ir_fn.unbound_globals,

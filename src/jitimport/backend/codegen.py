@@ -65,9 +65,10 @@ SLOT_SCRATCH = 24
 FRAME_FIXED = 32
 
 #: Object layouts the code reads, the same on 3.11-3.13 (tests/core check them with ctypes):
-#: ``ob_size`` of a variable-size object, a tuple's inline items, a list's item array, and a
+#: ``ob_size`` of a variable-size object, a function's ``func_defaults``, a tuple's inline items, a list's item array, and a
 #: bytearray's ``ob_start``.
 VAR_SIZE = 16
+FUNC_DEFAULTS = 56
 TUPLE_ITEMS = 24
 LIST_ITEMS = 24
 BYTEARRAY_START = 40
@@ -309,7 +310,7 @@ class CodeGen:
             self.cold[index]()
             index += 1
         code = a.finish()
-        keep: tuple[object, ...] = tuple(self.tables.values())
+        keep: tuple[object, ...] = (*self.tables.values(), self.fn.defaults)
         if self.guards.keys:
             assert self.guard_target is not None
             self.guards.fill()
@@ -622,7 +623,7 @@ class CodeGen:
     def entry_checks(self) -> None:
         """Keyword arguments or an unusable argument count go straight to the original."""
         a = self.asm
-        n = len(self.fn.params)
+        n = self.fn.argcount
         lowest = n - len(self.fn.defaults)
         a.test(RCX, RCX)
         a.jcc(Cond.NE, self.fallback_at_entry)
@@ -640,16 +641,26 @@ class CodeGen:
     # -- unboxing --------------------------------------------------------------------
     def unbox_params(self) -> None:
         a = self.asm
-        read = [p for p in self.fn.params if p.index in self.fn.read_params]
+        read = [p for p in self.fn.params if self.fn.is_checked(p)]
         # RSI holds ``args`` until the last parameter is loaded: unbox the one living in RSI last.
         read.sort(key=lambda p: self.loc(p) == RSI)
         if read:
             a.mov(RCX, self.runtime.long_type)
-        n = len(self.fn.params)
-        first_default = n - len(self.fn.defaults)
+        first_default = self.fn.argcount - len(self.fn.defaults)
         for param in read:
             dst = self.loc(param)
             done = a.label()
+            if param.item is not None:   # an item of a tuple argument of the right length
+                a.mov(RAX, Mem(RSI, 8 * param.index))
+                a.mov(RDX, self.runtime.tuple_type)
+                a.cmp(Mem(RAX, 8), RDX)
+                a.jcc(Cond.NE, self.fallback)
+                a.cmp(Mem(RAX, VAR_SIZE), param.length)
+                a.jcc(Cond.NE, self.fallback)
+                a.mov(RAX, Mem(RAX, TUPLE_ITEMS + 8 * param.item))
+                self.unbox_int(param, dst)
+                a.bind(done)
+                continue
             if param.index >= first_default:
                 use_default = a.label()
                 a.cmp(Mem(RSP, SLOT_NARGS2), 2 * param.index)
@@ -657,21 +668,28 @@ class CodeGen:
                 self.cold.append(self._default_path(use_default, done, dst, self.rep.kind(param),
                                                     self.fn.defaults[param.index - first_default]))
             a.mov(RAX, Mem(RSI, 8 * param.index))
-            a.cmp(Mem(RAX, 8), RCX)
-            a.jcc(Cond.NE, self.fallback)
-            if dst is not None:
-                kind = self.rep.kind(param)
-                mode = "unsigned" if kind is Kind.UNSIGNED else "low64" if kind is Kind.MODULAR else "signed"
-                resume = a.label()
-                slow = a.label()
-                self.decode_compact(slow)
-                if mode == "unsigned":
-                    a.test(RAX, RAX)
-                    a.jcc(Cond.S, self.fallback)   # a negative int is not unsigned
-                a.bind(resume)
-                self.store(dst, RAX)
-                self.cold.append(self._slow_path(slow, resume, mode))
+            self.unbox_int(param, dst)
             a.bind(done)
+
+    def unbox_int(self, param: ir.Param, dst: Reg | Mem | None) -> None:
+        """RAX = an argument object (RCX = the int type): exits unless it is an exact int,
+        decodes it into ``dst`` in the parameter's representation."""
+        a = self.asm
+        a.cmp(Mem(RAX, 8), RCX)
+        a.jcc(Cond.NE, self.fallback)
+        if dst is None:
+            return
+        kind = self.rep.kind(param)
+        mode = "unsigned" if kind is Kind.UNSIGNED else "low64" if kind is Kind.MODULAR else "signed"
+        resume = a.label()
+        slow = a.label()
+        self.decode_compact(slow)
+        if mode == "unsigned":
+            a.test(RAX, RAX)
+            a.jcc(Cond.S, self.fallback)   # a negative int is not unsigned
+        a.bind(resume)
+        self.store(dst, RAX)
+        self.cold.append(self._slow_path(slow, resume, mode))
 
     def _default_path(self, label: Label, done: Label, dst: Reg | Mem | None, kind: Kind, default: object):
         usable = type(default) is int and (
@@ -688,6 +706,14 @@ class CodeGen:
             a.bind(label)
             if usable:
                 assert isinstance(default, int)
+                # The original's defaults must still be the tuple compiled in (the code keeps
+                # it alive): assigning ``__defaults__`` makes calls that use one exit, so
+                # both paths always use the defaults the function has now.
+                a.mov(RAX, self.original)
+                a.mov(RAX, Mem(RAX, FUNC_DEFAULTS))
+                a.mov(RDX, id(self.fn.defaults))
+                a.cmp(RAX, RDX)
+                a.jcc(Cond.NE, self.fallback)
                 if dst is not None:
                     if isinstance(dst, Reg) or _simm32(default):
                         a.mov(dst, default)
