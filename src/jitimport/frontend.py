@@ -593,8 +593,10 @@ class Frontend:
             return _Tuple([self.constant(v) for v in value])  # type: ignore[misc]
         if value is None:
             return _NONE
-        if isinstance(value, types.CodeType):
-            raise _Unsupported(refusal("MAKE_FUNCTION"))  # the body of a lambda or nested def
+        if isinstance(value, types.CodeType) or callable(value):
+            # The body of a lambda or nested def, or the import hook's marker for one (the only
+            # callable constants there are).
+            raise _Unsupported(refusal("MAKE_FUNCTION"))
         raise _Unsupported(f"{type(value).__name__} constant {value!r} is not supported")
 
     def load(self, name: str) -> None:
