@@ -282,10 +282,11 @@ class CodeGen:
             a.mov(POLL_COUNTER, POLL_INTERVAL)
         for index, block in enumerate(self.fn.blocks):
             a.bind(self.labels[block])
+            guards = [instr for instr in block.body if instr.op.is_guard]
+            if guards:
+                self.guard_group(guards)
             for instr in block.body:
-                if instr.op.is_guard:
-                    self.guard(instr)
-                elif instr not in self.fused:
+                if not instr.op.is_guard and instr not in self.fused:
                     self.select(instr)
             following = self.fn.blocks[index + 1] if index + 1 < len(self.fn.blocks) else None
             self.terminator(block, following)
@@ -482,9 +483,9 @@ class CodeGen:
             a.jcc(Cond.NE, self.raise_exit)
             # A signal handler may have rebound a name the code assumes: check again (the
             # optimizer hoisted every guard to the entry).
-            for instr in self.fn.entry.body:
-                if instr.op.is_guard:
-                    self.guard(instr)
+            guards = [instr for instr in self.fn.entry.body if instr.op.is_guard]
+            if guards:
+                self.guard_group(guards)
             a.jmp(resume)
         self.cold.append(emit)
 
@@ -565,26 +566,27 @@ class CodeGen:
         self.store(dst, RAX)
 
     # -- guards ------------------------------------------------------------------------
-    def guard(self, instr: ir.Instr) -> None:
-        """The name still means what the code assumed (the builtin, or the global's value at
-        compile time): the module's globals and the builtins dict carry
-        the version tags recorded when it was last checked; else the shared guard stub looks
-        again (and records the new tags) or the code exits."""
+    def guard_group(self, instrs: list[ir.Instr]) -> None:
+        """The names still mean what the code assumed (the builtins, the globals' values at
+        compile time).  Every guard record holds the version tags of the module's globals
+        and of the builtins at its last successful check; the first record is the *gate*:
+        when both dicts still carry its tags, nothing changed and every name holds.  Else
+        the shared guard stub looks each name up again, the gate last (so a failed check
+        leaves it stale and the next call checks again), or the code exits."""
         target = self.guard_target
         if target is None:
             self.asm.jmp(self.fallback)
             return
         a = self.asm
-        name = instr.attr
-        assert name is not None
-        if instr.op is Opcode.GUARD_GLOBAL:
-            record = self._guard_record(name, GUARD_MODE_GLOBAL, instr.expected, target)
-        else:
-            record = self._guard_record(name, GUARD_MODE_BUILTIN, instr.expected, target)
+        records = []
+        for instr in instrs:
+            assert instr.attr is not None
+            mode = GUARD_MODE_GLOBAL if instr.op is Opcode.GUARD_GLOBAL else GUARD_MODE_BUILTIN
+            records.append(self._guard_record(instr.attr, mode, instr.expected, target))
         tag = target.version_offset
         slow = a.label()
         resume = a.label()
-        a.mov(RCX, record)
+        a.mov(RCX, records[0])
         a.mov(RAX, id(target.globals_dict))
         a.mov(RAX, Mem(RAX, tag))
         a.cmp(RAX, Mem(RCX, GUARD_GLOBALS_TAG))
@@ -597,11 +599,12 @@ class CodeGen:
 
         def emit() -> None:
             a.bind(slow)
-            a.mov(RAX, record)
-            a.mov(RCX, self.runtime.guard_stub)
-            a.call(RCX)
-            a.test(RAX, RAX)
-            a.jcc(Cond.NE, self.fallback)
+            for record in reversed(records):
+                a.mov(RAX, record)
+                a.mov(RCX, self.runtime.guard_stub)
+                a.call(RCX)
+                a.test(RAX, RAX)
+                a.jcc(Cond.NE, self.fallback)
             a.jmp(resume)
         self.cold.append(emit)
 
