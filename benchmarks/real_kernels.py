@@ -60,9 +60,9 @@ ORIGINAL_BUDGET_S = 0.010
 #: The native gets much more (it may exit and run the original from the start).
 NATIVE_BUDGET_S = 1.0
 #: Without a word from the child for this long (a hang in C code no signal interrupts), the tuple is skipped.
-CHILD_SILENCE_S = 5.0
+CHILD_SILENCE_S = 2.0
 #: Address space a smoke-check child may add (a power with a 2**40 exponent must fail, not swap).
-CHILD_EXTRA_MEMORY = 1 << 30
+CHILD_EXTRA_MEMORY = 256 << 20
 
 #: The top-level packages (PyPI names) the csv's third-party rows come from.
 THIRD_PARTY = frozenset({
@@ -714,15 +714,24 @@ def write_csv(results: Sequence[KernelResult], path: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global SMOKE_VALUES, SMOKE_TUPLES  # --values / --tuples: the script's own settings, for this process
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kernels", default=DEFAULT_KERNELS, help="the csv of kernels (default: %(default)s)")
     parser.add_argument("--csv", metavar="OUT", help="write the per-kernel result to this csv")
     parser.add_argument("--markdown", action="store_true", help="print the summary as markdown tables")
     parser.add_argument("--stdlib-only", action="store_true", help="only the standard-library rows")
     parser.add_argument("--no-smoke", action="store_true", help="do not call the compiled kernels")
+    parser.add_argument("--values", metavar="INTS",
+                        help="smoke-check arguments, comma-separated Python int expressions (default: "
+                             + ", ".join(map(str, SMOKE_VALUES)) + ")")
+    parser.add_argument("--tuples", type=int, default=SMOKE_TUPLES, metavar="N",
+                        help="argument tuples per arity at most (default: %(default)s)")
     parser.add_argument("--top", type=int, default=15, help="how many refusal groups to show")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per kernel, and progress on stderr")
     args = parser.parse_args(argv)
+    if args.values:
+        SMOKE_VALUES = tuple(int(eval(text, {"__builtins__": {}})) for text in args.values.split(","))
+    SMOKE_TUPLES = args.tuples
     unavailable = native_available()
     if unavailable is not None:
         print(f"real_kernels: native code is not available here ({unavailable}): nothing can compile", file=sys.stderr)
