@@ -328,19 +328,56 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise _Timeout()
 
 
-def smoke_arguments(fn: types.FunctionType) -> list[tuple[int, ...]]:
-    """Argument tuples for every positional arity ``fn`` accepts (with and without its defaults)."""
+def tuple_parameters(fn: types.FunctionType) -> dict[int, int]:
+    """{parameter index: item count} for the parameters the body unpacks (``x, y = P``) or indexes
+    with constants (``P[0]``): the smoke check passes them tuples of ints, not ints."""
+    import dis
+
+    code = fn.__code__
+    params = code.co_varnames[:code.co_argcount]
+    sizes: dict[int, int] = {}
+    instructions = list(dis.get_instructions(code))
+    for here, after, later in zip(instructions, instructions[1:], instructions[2:] + [instructions[-1]]):
+        if not here.opname.startswith("LOAD_FAST"):
+            continue
+        name = here.argval[-1] if isinstance(here.argval, tuple) else here.argval
+        if name not in params:
+            continue
+        index = params.index(name)
+        if after.opname == "UNPACK_SEQUENCE":
+            sizes[index] = max(sizes.get(index, 0), after.arg)
+        elif after.opname == "LOAD_CONST" and type(after.argval) is int and 0 <= after.argval < 16 \
+                and (later.opname == "BINARY_SUBSCR" or (later.opname == "BINARY_OP" and "[" in later.argrepr)):
+            sizes[index] = max(sizes.get(index, 0), after.argval + 1)
+    return sizes
+
+
+def smoke_arguments(fn: types.FunctionType) -> list[tuple[Any, ...]]:
+    """Argument tuples for every positional arity ``fn`` accepts (with and without its defaults).
+
+    A parameter the body unpacks gets tuples of small ints of the size it unpacks."""
     code = fn.__code__
     most = code.co_argcount
     least = most - len(fn.__defaults__ or ())
-    tuples: list[tuple[int, ...]] = []
-    for arity in sorted({least, most}):
-        combos = len(SMOKE_VALUES) ** arity
-        if combos <= SMOKE_TUPLES:
-            tuples.extend(itertools.product(SMOKE_VALUES, repeat=arity))
+    rng = random.Random(fn.__qualname__)
+    candidates: list[list[Any]] = []
+    tuple_sizes = tuple_parameters(fn)
+    for index in range(most):
+        size = tuple_sizes.get(index)
+        if size is None:
+            candidates.append(list(SMOKE_VALUES))
         else:
-            rng = random.Random(f"{fn.__qualname__}/{arity}")
-            tuples.extend(tuple(rng.choice(SMOKE_VALUES) for _ in range(arity)) for _ in range(SMOKE_TUPLES))
+            candidates.append([(1,) * size] + [tuple(rng.choice(SMOKE_VALUES) for _ in range(size))
+                                               for _ in range(len(SMOKE_VALUES) - 1)])
+    tuples: list[tuple[Any, ...]] = []
+    for arity in sorted({least, most}):
+        combos = 1
+        for options in candidates[:arity]:
+            combos *= len(options)
+        if combos <= SMOKE_TUPLES:
+            tuples.extend(itertools.product(*candidates[:arity]))
+        else:
+            tuples.extend(tuple(rng.choice(options) for options in candidates[:arity]) for _ in range(SMOKE_TUPLES))
     return tuples
 
 
