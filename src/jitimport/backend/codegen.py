@@ -43,7 +43,7 @@ expected object, mode) in a writable buffer the code keeps alive.
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import ir
 from ..analysis import Kind, PyType, Representation, analyze
@@ -72,6 +72,17 @@ FUNC_DEFAULTS = 56
 TUPLE_ITEMS = 24
 LIST_ITEMS = 24
 BYTEARRAY_START = 40
+
+#: The call statistics each native keeps, in its counters' order (exits of the IR follow).
+COUNTERS = {
+    "calls": "calls",
+    "call": "keyword arguments or an argument count the code does not take",
+    "type": "an argument that is not an exact int (or tuple of them)",
+    "range": "an argument that does not fit in 64 bits",
+    "default": "a default argument the code cannot use (or __defaults__ reassigned)",
+    "guard": "a name rebound since compiling (a builtin, constant, table or callee)",
+    "operation": "an overflow past 64 bits, or an operation Python raises on",
+}
 
 #: Back edges taken between two polls for signals and the GIL.
 POLL_INTERVAL = 1 << 16
@@ -146,6 +157,9 @@ class MachineCode:
     representation: Representation
     #: Objects the code reads through raw addresses: kept alive as long as the code.
     keep: tuple[object, ...] = ()
+    #: Call statistics the code counts (calls, then exits by cause), and each cause's text.
+    counters: ctypes.Array | None = None
+    causes: list[str] = field(default_factory=list)
 
     def listing(self) -> list[tuple[int, bytes, str]]:
         """(offset, bytes, text) per instruction; text is rendered now, not at compile time."""
@@ -199,10 +213,17 @@ class CodeGen:
         self.rep = rep if rep is not None else analyze(fn)
         self.asm = Assembler()
         self.labels = {block: self.asm.label() for block in fn.blocks}
-        self.fallback = self.asm.label()
-        self.fallback_at_entry = self.asm.label()
-        self.raise_exit = self.asm.label()
         self.cold: list = []  # deferred out-of-line code: callables emitting it
+        #: The exits themselves: from the body (frame restored first), and from the entry.
+        self.leave = self.asm.label()
+        self.leave_at_entry = self.asm.label()
+        #: Call statistics: one counter per cause (``COUNTERS``), then one per IR exit.
+        self.exits = [b.terminator for b in fn.blocks if isinstance(b.terminator, ir.Exit)]
+        self.counters = (ctypes.c_uint64 * (len(COUNTERS) + len(self.exits)))()
+        self.cause_labels: dict[int, Label] = {}
+        self.fallback = self.cause("operation")
+        self.fallback_at_entry = self.cause("call")
+        self.raise_exit = self.asm.label()
         self.fused: set[ir.Instr] = self._fusable()
         self.guards = _GuardCells(sum(1 for i in fn.instructions() if i.op.is_guard))
         #: The words of each constant table the code reads, by id of its tuple.
@@ -269,6 +290,8 @@ class CodeGen:
     # -- driver --------------------------------------------------------------------
     def generate(self) -> MachineCode:
         a = self.asm
+        a.mov(RAX, ctypes.addressof(self.counters))
+        a.add(Mem(RAX, 0), 1)                   # one more call (the native ones: minus the exits)
         self.entry_checks()
         for reg in self.alloc.callee_saved:
             a.push(reg)
@@ -292,12 +315,12 @@ class CodeGen:
             self.terminator(block, following)
         # Exit from the body: the caller's arguments, unchanged, to the original.  Placed
         # right after the body (before the cold paths) so more of its jumps get the short form.
-        a.bind(self.fallback)
+        a.bind(self.leave)
         a.mov(RSI, Mem(RSP, SLOT_ARGS))
         a.mov(RDX, Mem(RSP, SLOT_NARGSF))
         self.epilogue()
         a.mov(RCX, 0)  # kwnames was NULL, or the entry check would have left already
-        a.bind(self.fallback_at_entry)
+        a.bind(self.leave_at_entry)
         a.mov(RDI, self.original)
         a.mov(RAX, self.runtime.vectorcall)
         a.jmp(RAX)
@@ -311,7 +334,7 @@ class CodeGen:
             self.cold[index]()
             index += 1
         code = a.finish()
-        keep: tuple[object, ...] = (*self.tables.values(), self.fn.defaults)
+        keep: tuple[object, ...] = (*self.tables.values(), self.fn.defaults, self.counters)
         if self.guards.keys:
             assert self.guard_target is not None
             self.guards.fill()
@@ -319,7 +342,28 @@ class CodeGen:
             # keeps those alive, and a module's globals refer back to the native: keeping them
             # here would make a cycle through the code's untracked owner that is never freed.
             keep += (self.guards.buffer, *self.guards.names, *self.guards.objects)
-        return MachineCode(code, a, self.alloc, self.rep, keep)
+        causes = [*COUNTERS.values()] + [
+            (f"line {e.lineno}: " if e.lineno is not None else "") + e.reason for e in self.exits]
+        return MachineCode(code, a, self.alloc, self.rep, keep, self.counters, causes)
+
+    def cause(self, what: str | ir.Exit) -> Label:
+        """The label an exit for this cause jumps to: it counts the exit, then leaves (from the
+        entry for ``"call"``, whose registers still hold the caller's arguments: only RAX is
+        touched)."""
+        slot = (len(COUNTERS) + self.exits.index(what) if isinstance(what, ir.Exit)
+                else list(COUNTERS).index(what))
+        label = self.cause_labels.get(slot)
+        if label is None:
+            label = self.cause_labels[slot] = self.asm.label()
+
+            def emit() -> None:
+                a = self.asm
+                a.bind(label)
+                a.mov(RAX, ctypes.addressof(self.counters) + 8 * slot)
+                a.add(Mem(RAX, 0), 1)
+                a.jmp(self.leave_at_entry if what == "call" else self.leave)
+            self.cold.append(emit)
+        return label
 
     def epilogue(self) -> None:
         self.asm.add(RSP, self.frame_size)
@@ -333,7 +377,7 @@ class CodeGen:
         if isinstance(term, ir.Return):
             self.ret(term)
         elif isinstance(term, ir.Exit):
-            a.jmp(self.fallback)
+            a.jmp(self.cause(term))
         elif isinstance(term, ir.Jump):
             self.take_edge(block, term.edge, following)
         else:
@@ -575,7 +619,7 @@ class CodeGen:
         leaves it stale and the next call checks again), or the code exits."""
         target = self.guard_target
         if target is None:
-            self.asm.jmp(self.fallback)
+            self.asm.jmp(self.cause("guard"))
             return
         a = self.asm
         records = []
@@ -604,7 +648,7 @@ class CodeGen:
                 a.mov(RCX, self.runtime.guard_stub)
                 a.call(RCX)
                 a.test(RAX, RAX)
-                a.jcc(Cond.NE, self.fallback)
+                a.jcc(Cond.NE, self.cause("guard"))
             a.jmp(resume)
         self.cold.append(emit)
 
@@ -657,9 +701,9 @@ class CodeGen:
                 a.mov(RAX, Mem(RSI, 8 * param.index))
                 a.mov(RDX, self.runtime.tuple_type)
                 a.cmp(Mem(RAX, 8), RDX)
-                a.jcc(Cond.NE, self.fallback)
+                a.jcc(Cond.NE, self.cause("type"))
                 a.cmp(Mem(RAX, VAR_SIZE), param.length)
-                a.jcc(Cond.NE, self.fallback)
+                a.jcc(Cond.NE, self.cause("type"))
                 a.mov(RAX, Mem(RAX, TUPLE_ITEMS + 8 * param.item))
                 self.unbox_int(param, dst)
                 a.bind(done)
@@ -679,7 +723,7 @@ class CodeGen:
         decodes it into ``dst`` in the parameter's representation."""
         a = self.asm
         a.cmp(Mem(RAX, 8), RCX)
-        a.jcc(Cond.NE, self.fallback)
+        a.jcc(Cond.NE, self.cause("type"))
         if dst is None:
             return
         kind = self.rep.kind(param)
@@ -689,10 +733,10 @@ class CodeGen:
         self.decode_compact(slow)
         if mode == "unsigned":
             a.test(RAX, RAX)
-            a.jcc(Cond.S, self.fallback)   # a negative int is not unsigned
+            a.jcc(Cond.S, self.cause("range"))   # a negative int is not unsigned
         a.bind(resume)
         self.store(dst, RAX)
-        self.cold.append(self._slow_path(slow, resume, mode))
+        self.cold.append(self._slow_path(slow, resume, mode, self.cause("range")))
 
     def _default_path(self, label: Label, done: Label, dst: Reg | Mem | None, kind: Kind, default: object):
         usable = type(default) is int and (
@@ -716,7 +760,7 @@ class CodeGen:
                 a.mov(RAX, Mem(RAX, FUNC_DEFAULTS))
                 a.mov(RDX, id(self.fn.defaults))
                 a.cmp(RAX, RDX)
-                a.jcc(Cond.NE, self.fallback)
+                a.jcc(Cond.NE, self.cause("default"))
                 if dst is not None:
                     if isinstance(dst, Reg) or _simm32(default):
                         a.mov(dst, default)
@@ -725,7 +769,7 @@ class CodeGen:
                         a.mov(dst, RAX)
                 a.jmp(done)
             else:
-                a.jmp(self.fallback)  # a default the machine code cannot use: Python decides
+                a.jmp(self.cause("default"))  # a default the machine code cannot use: Python decides
         return emit
 
     def decode_compact(self, slow: Label) -> None:
@@ -746,7 +790,7 @@ class CodeGen:
         a.mov32(RAX, Mem(RAX, lay.digits_offset))
         a.imul(RAX, RDX)
 
-    def _slow_path(self, slow: Label, resume: Label, mode: str):
+    def _slow_path(self, slow: Label, resume: Label, mode: str, too_big: Label):
         """Out of line: an int with two or more digits goes through a shared decoder
         (:func:`jitimport.backend.stubs.decoder_stub`, one per mode and process)."""
         def emit() -> None:
@@ -755,7 +799,7 @@ class CodeGen:
             a.mov(RDX, self.runtime.decoders[mode])  # the decoder clobbers RDX anyway
             a.call(RDX)
             if mode != "low64":
-                a.jcc(Cond.B, self.fallback)     # CF set: does not fit
+                a.jcc(Cond.B, too_big)           # CF set: does not fit
             a.jmp(resume)
         return emit
 
@@ -879,7 +923,7 @@ class CodeGen:
         self.decode_compact(slow)
         a.bind(resume)
         self.store(dst, RAX)
-        self.cold.append(self._slow_path(slow, resume, "signed"))
+        self.cold.append(self._slow_path(slow, resume, "signed", self.fallback))
 
     def bit_length(self, instr: ir.Instr) -> None:
         """``x.bit_length()``: bits of |x| (|-2**63| = 2**63 as an unsigned word), 0 for 0."""
