@@ -157,8 +157,9 @@ class MachineCode:
     representation: Representation
     #: Objects the code reads through raw addresses: kept alive as long as the code.
     keep: tuple[object, ...] = ()
-    #: Call statistics the code counts (calls, then exits by cause), and each cause's text.
-    counters: ctypes.Array | None = None
+    #: The writable memory the code embeds (call counters: calls, then exits by cause).
+    buffers: CodeBuffers | None = None
+    #: The text of each counter's cause.
     causes: list[str] = field(default_factory=list)
 
     def listing(self) -> list[tuple[int, bytes, str]]:
@@ -170,17 +171,29 @@ class _GuardCells:
     """The guard records of one function, in one writable buffer (allocated up front, large
     enough for every guard the IR holds: the code embeds its address)."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, buffer: ctypes.Array | None = None) -> None:
         self.keys: list[tuple[int, str, int]] = []
         self.names: list[str] = []
         self.objects: list[object] = []
         self.words: list[int] = []
-        self.buffer = (ctypes.c_uint64 * max(1, count * GUARD_RECORD_SIZE // 8))()
+        self.buffer = buffer if buffer is not None else (
+            ctypes.c_uint64 * max(1, count * GUARD_RECORD_SIZE // 8))()
         self.base = ctypes.addressof(self.buffer)
 
     def fill(self) -> None:
         for index, word in enumerate(self.words):
             self.buffer[index] = word
+
+
+@dataclass
+class CodeBuffers:
+    """The writable memory a function's code embeds the address of: its call counters, its
+    guard records, its tables.  Generating the code again with the same buffers (to show its
+    listing) gives the same bytes."""
+
+    counters: ctypes.Array
+    guards: ctypes.Array
+    tables: dict[int, ctypes.Array]
 
 
 class CodeGen:
@@ -201,7 +214,7 @@ class CodeGen:
 
     def __init__(self, fn: ir.Function, layout: LongLayout, runtime: Runtime, original_address: int,
                  guard_target: GuardTarget | None = None, rep: Representation | None = None,
-                 alloc: Allocation | None = None) -> None:
+                 alloc: Allocation | None = None, reuse: CodeBuffers | None = None) -> None:
         self.fn = fn
         self.layout = layout
         self.runtime = runtime
@@ -219,15 +232,17 @@ class CodeGen:
         self.leave_at_entry = self.asm.label()
         #: Call statistics: one counter per cause (``COUNTERS``), then one per IR exit.
         self.exits = [b.terminator for b in fn.blocks if isinstance(b.terminator, ir.Exit)]
-        self.counters = (ctypes.c_uint64 * (len(COUNTERS) + len(self.exits)))()
+        self.counters = reuse.counters if reuse is not None else (
+            ctypes.c_uint64 * (len(COUNTERS) + len(self.exits)))()
         self.cause_labels: dict[int, Label] = {}
         self.fallback = self.cause("operation")
         self.fallback_at_entry = self.cause("call")
         self.raise_exit = self.asm.label()
         self.fused: set[ir.Instr] = self._fusable()
-        self.guards = _GuardCells(sum(1 for i in fn.instructions() if i.op.is_guard))
+        self.guards = _GuardCells(sum(1 for i in fn.instructions() if i.op.is_guard),
+                                  reuse.guards if reuse is not None else None)
         #: The words of each constant table the code reads, by id of its tuple.
-        self.tables: dict[int, ctypes.Array] = {}
+        self.tables: dict[int, ctypes.Array] = dict(reuse.tables) if reuse is not None else {}
         pushes = len(self.alloc.callee_saved)
         frame = FRAME_FIXED + 8 * self.alloc.spill_slots
         #: Where a tuple return keeps its items while it boxes them (calls clobber registers).
@@ -344,7 +359,8 @@ class CodeGen:
             keep += (self.guards.buffer, *self.guards.names, *self.guards.objects)
         causes = [*COUNTERS.values()] + [
             (f"line {e.lineno}: " if e.lineno is not None else "") + e.reason for e in self.exits]
-        return MachineCode(code, a, self.alloc, self.rep, keep, self.counters, causes)
+        buffers = CodeBuffers(self.counters, self.guards.buffer, self.tables)
+        return MachineCode(code, a, self.alloc, self.rep, keep, buffers, causes)
 
     def cause(self, what: str | ir.Exit) -> Label:
         """The label an exit for this cause jumps to: it counts the exit, then leaves (from the
@@ -1330,7 +1346,8 @@ class CodeGen:
 
 def generate(fn: ir.Function, layout: LongLayout, runtime: Runtime, original_address: int,
              guard_target: GuardTarget | None = None, rep: Representation | None = None,
-             alloc: Allocation | None = None) -> MachineCode:
+             alloc: Allocation | None = None, reuse: CodeBuffers | None = None) -> MachineCode:
     """Machine code for ``fn``; the entry point is at offset 0.  The representation and the
-    allocation are computed here when the caller has not."""
-    return CodeGen(fn, layout, runtime, original_address, guard_target, rep, alloc).generate()
+    allocation are computed here when the caller has not; ``reuse`` gives the buffers of a
+    previous generation (the same bytes again)."""
+    return CodeGen(fn, layout, runtime, original_address, guard_target, rep, alloc, reuse).generate()
