@@ -60,9 +60,9 @@ ORIGINAL_BUDGET_S = 0.010
 #: The native gets much more (it may exit and run the original from the start).
 NATIVE_BUDGET_S = 1.0
 #: Without a word from the child for this long (a hang in C code no signal interrupts), the tuple is skipped.
-CHILD_SILENCE_S = 5.0
+CHILD_SILENCE_S = 2.0
 #: Address space a smoke-check child may add (a power with a 2**40 exponent must fail, not swap).
-CHILD_EXTRA_MEMORY = 1 << 30
+CHILD_EXTRA_MEMORY = 256 << 20
 
 #: The top-level packages (PyPI names) the csv's third-party rows come from.
 THIRD_PARTY = frozenset({
@@ -328,19 +328,56 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise _Timeout()
 
 
-def smoke_arguments(fn: types.FunctionType) -> list[tuple[int, ...]]:
-    """Argument tuples for every positional arity ``fn`` accepts (with and without its defaults)."""
+def tuple_parameters(fn: types.FunctionType) -> dict[int, int]:
+    """{parameter index: item count} for the parameters the body unpacks (``x, y = P``) or indexes
+    with constants (``P[0]``): the smoke check passes them tuples of ints, not ints."""
+    import dis
+
+    code = fn.__code__
+    params = code.co_varnames[:code.co_argcount]
+    sizes: dict[int, int] = {}
+    instructions = list(dis.get_instructions(code))
+    for here, after, later in zip(instructions, instructions[1:], instructions[2:] + [instructions[-1]]):
+        if not here.opname.startswith("LOAD_FAST"):
+            continue
+        name = here.argval[-1] if isinstance(here.argval, tuple) else here.argval
+        if name not in params:
+            continue
+        index = params.index(name)
+        if after.opname == "UNPACK_SEQUENCE":
+            sizes[index] = max(sizes.get(index, 0), after.arg)
+        elif after.opname == "LOAD_CONST" and type(after.argval) is int and 0 <= after.argval < 16 \
+                and (later.opname == "BINARY_SUBSCR" or (later.opname == "BINARY_OP" and "[" in later.argrepr)):
+            sizes[index] = max(sizes.get(index, 0), after.argval + 1)
+    return sizes
+
+
+def smoke_arguments(fn: types.FunctionType) -> list[tuple[Any, ...]]:
+    """Argument tuples for every positional arity ``fn`` accepts (with and without its defaults).
+
+    A parameter the body unpacks gets tuples of small ints of the size it unpacks."""
     code = fn.__code__
     most = code.co_argcount
     least = most - len(fn.__defaults__ or ())
-    tuples: list[tuple[int, ...]] = []
-    for arity in sorted({least, most}):
-        combos = len(SMOKE_VALUES) ** arity
-        if combos <= SMOKE_TUPLES:
-            tuples.extend(itertools.product(SMOKE_VALUES, repeat=arity))
+    rng = random.Random(fn.__qualname__)
+    candidates: list[list[Any]] = []
+    tuple_sizes = tuple_parameters(fn)
+    for index in range(most):
+        size = tuple_sizes.get(index)
+        if size is None:
+            candidates.append(list(SMOKE_VALUES))
         else:
-            rng = random.Random(f"{fn.__qualname__}/{arity}")
-            tuples.extend(tuple(rng.choice(SMOKE_VALUES) for _ in range(arity)) for _ in range(SMOKE_TUPLES))
+            candidates.append([(1,) * size] + [tuple(rng.choice(SMOKE_VALUES) for _ in range(size))
+                                               for _ in range(len(SMOKE_VALUES) - 1)])
+    tuples: list[tuple[Any, ...]] = []
+    for arity in sorted({least, most}):
+        combos = 1
+        for options in candidates[:arity]:
+            combos *= len(options)
+        if combos <= SMOKE_TUPLES:
+            tuples.extend(itertools.product(*candidates[:arity]))
+        else:
+            tuples.extend(tuple(rng.choice(options) for options in candidates[:arity]) for _ in range(SMOKE_TUPLES))
     return tuples
 
 
@@ -714,15 +751,24 @@ def write_csv(results: Sequence[KernelResult], path: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global SMOKE_VALUES, SMOKE_TUPLES  # --values / --tuples: the script's own settings, for this process
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kernels", default=DEFAULT_KERNELS, help="the csv of kernels (default: %(default)s)")
     parser.add_argument("--csv", metavar="OUT", help="write the per-kernel result to this csv")
     parser.add_argument("--markdown", action="store_true", help="print the summary as markdown tables")
     parser.add_argument("--stdlib-only", action="store_true", help="only the standard-library rows")
     parser.add_argument("--no-smoke", action="store_true", help="do not call the compiled kernels")
+    parser.add_argument("--values", metavar="INTS",
+                        help="smoke-check arguments, comma-separated Python int expressions (default: "
+                             + ", ".join(map(str, SMOKE_VALUES)) + ")")
+    parser.add_argument("--tuples", type=int, default=SMOKE_TUPLES, metavar="N",
+                        help="argument tuples per arity at most (default: %(default)s)")
     parser.add_argument("--top", type=int, default=15, help="how many refusal groups to show")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per kernel, and progress on stderr")
     args = parser.parse_args(argv)
+    if args.values:
+        SMOKE_VALUES = tuple(int(eval(text, {"__builtins__": {}})) for text in args.values.split(","))
+    SMOKE_TUPLES = args.tuples
     unavailable = native_available()
     if unavailable is not None:
         print(f"real_kernels: native code is not available here ({unavailable}): nothing can compile", file=sys.stderr)

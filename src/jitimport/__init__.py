@@ -5,6 +5,7 @@ Public API::
     compile_native(fn)      native version of one function (NotCompilable says why not)
     jit / jit(strict=True)  the same as a decorator
     is_native, original, info, disassemble
+    stats()                 per native: calls that ran natively, calls that fell back and why
     install(), uninstall(), report()   the import hook for '# minijit: native' modules
 
 ``import jitimport`` is cheap: the compiler and the hook load on first use of
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .hook import install, report, uninstall
     from .native import NativeFunction, is_native, original
     from .verify import VerificationError
+    from .callstats import CallStats, stats
 
 __version__ = "0.1.0"
 
@@ -36,14 +38,15 @@ _LAZY = {
     "compile_native": "api", "jit": "api", "info": "api", "disassemble": "api",
     "CompileInfo": "compiler", "NativeFunction": "native", "is_native": "native", "original": "native",
     "install": "hook", "uninstall": "hook", "report": "hook",
-    "VerificationError": "verify",
+    "VerificationError": "verify", "stats": "callstats", "CallStats": "callstats",
 }
 
 #: Spelled out (not computed from ``_LAZY``) so that type checkers read it: a name missing from a
 #: literal ``__all__`` counts as not exported under ``mypy --strict``.
 __all__ = [
-    "CompileInfo", "NativeFunction", "NotCompilable", "UnsupportedPlatform", "VerificationError",
-    "compile_native", "disassemble", "info", "install", "is_native", "jit", "original", "report", "uninstall",
+    "CallStats", "CompileInfo", "NativeFunction", "NotCompilable", "UnsupportedPlatform", "VerificationError",
+    "compile_native", "disassemble", "info", "install", "is_native", "jit", "original", "report", "stats",
+    "uninstall",
 ]
 
 

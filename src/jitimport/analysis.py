@@ -132,7 +132,7 @@ class Representation:
         """``{"%x": "modular", "%3": "unsigned", ...}`` for values not plain signed."""
         fn.renumber()
         out = {}
-        read = [p for p in fn.params if p.index in fn.read_params]  # unread ones are never looked at
+        read = [p for p in fn.params if fn.is_checked(p)]  # unread ones are never looked at
         values: list[Value] = [*read]
         for block in fn.blocks:
             values += block.params
@@ -211,10 +211,17 @@ def analyze(fn: ir.Function) -> Representation:
     rep = Representation()
     hash_like = _hash_like(fn)
     bitwise_only = _bitwise_only_params(fn, full)
+    first_default = fn.argcount - len(fn.defaults)
     for param in fn.params:
+        default = (fn.defaults[param.index - first_default]
+                   if param.item is None and param.index >= first_default else None)
         if param not in full:
             rep.kinds[param] = Kind.MODULAR
-        elif hash_like and param.index in bitwise_only:
+        elif type(default) is int and ir.INT64_MAX < default <= ir.UINT64_MAX:
+            # A default in [2**63, 2**64) only fits unsigned: calls using it stay native (a
+            # negative argument then falls back instead).
+            rep.kinds[param] = Kind.UNSIGNED
+        elif hash_like and param in bitwise_only:
             rep.kinds[param] = Kind.UNSIGNED
         else:
             rep.kinds[param] = Kind.SIGNED
@@ -274,10 +281,10 @@ def _type_of(instr: Instr, rep: Representation) -> PyType:
     return PyType.INT
 
 
-def _bitwise_only_params(fn: ir.Function, full: set[Value]) -> set[int]:
+def _bitwise_only_params(fn: ir.Function, full: set[Value]) -> set[Param]:
     """Parameters whose every exact use is ``^ | &`` or the shifted operand of ``>>``
     (uses that only need the low 64 bits do not constrain the exact representation)."""
-    ok = {p.index for p in fn.params}
+    ok = set(fn.params)
     for instr in fn.instructions():
         for position, arg in enumerate(instr.args):
             if not isinstance(arg, Param):
@@ -286,7 +293,7 @@ def _bitwise_only_params(fn: ir.Function, full: set[Value]) -> set[int]:
                 continue
             if instr not in full and _wrapping_use(instr, position):
                 continue
-            ok.discard(arg.index)
+            ok.discard(arg)
     return ok
 
 

@@ -28,9 +28,9 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
-from . import native, versions
+from . import callstats, native, versions
 from .analysis import Representation, analyze
-from .backend.codegen import GuardTarget, MachineCode, generate
+from .backend.codegen import CodeBuffers, GuardTarget, MachineCode, generate
 from .backend.regalloc import Allocation, allocate
 from .errors import CompilerError, NotCompilable, UnsupportedPlatform
 from .execmem import CodeBlock, ExecMemoryError, default_arena
@@ -70,6 +70,10 @@ class CompileInfo:
     #: Global names the function reads that were unbound when it was compiled (a helper
     #: defined further down the module): the hook compiles it again once the module has run.
     unbound_globals: frozenset[str] = frozenset()
+    #: The code's writable memory (call counters, guard records, tables), see :mod:`.stats`.
+    buffers: CodeBuffers | None = field(default=None, repr=False)
+    #: What each call counter counts (calls, then exits by cause).
+    causes: list[str] = field(default_factory=list, repr=False)
     #: Loaded from the persistent machine-code cache (``hook.codecache``) instead of compiled.
     from_cache: bool = False
     #: (offset, symbol) of each address in the code, and (mode, name) of each guard record
@@ -92,7 +96,7 @@ class CompileInfo:
         fn = self.optimized_function
         rep = analyze(fn)
         return generate(fn, _table().long_layout, native.runtime(), self.original_address,
-                        _guard_target(source), rep, allocate(fn, fn.has_loops())).listing()
+                        _guard_target(source), rep, allocate(fn, fn.has_loops()), self.buffers).listing()
 
     @property
     def ir_function(self) -> Function | None:
@@ -207,12 +211,15 @@ def compile_native(fn: F) -> F:
     except ExecMemoryError as exc:
         raise UnsupportedPlatform(f"executable memory is not available: {exc}", *_where(fn)) from None
     details = CompileInfo(
-        compiled=True, name=fn.__qualname__, nargs=len(optimized.params), code_size=len(machine.code),
+        compiled=True, name=fn.__qualname__, nargs=optimized.argcount, code_size=len(machine.code),
         compile_seconds=sum(timer.seconds.values()), stage_seconds=timer.seconds,
-        checked_params=tuple(p.name for p in optimized.params if p.index in optimized.read_params),
+        checked_params=tuple(p.ref()[1:] for p in optimized.params if optimized.is_checked(p)),
         representations=rep.describe(optimized),
         address=block.address, original_address=id(fn), source_ref=weakref.ref(fn),
         optimized_function=optimized, unbound_globals=ir_fn.unbound_globals,
+        buffers=machine.buffers, causes=machine.causes,
         relocations=machine.relocations, guards=machine.guards, tables=machine.tables,
     )
-    return native.make_native(fn, block, block.address, {"info": details})  # type: ignore[return-value]
+    result = native.make_native(fn, block, block.address, {"info": details})
+    callstats.register(result, details)
+    return result  # type: ignore[no-any-return]

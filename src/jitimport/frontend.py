@@ -200,7 +200,7 @@ class _Maybe:
         self.value, self.flag = value, flag
 
 
-Local = ir.Value | _Maybe
+Local = ir.Value | _Maybe | _Tuple
 
 
 class _Unsupported(Exception):
@@ -253,14 +253,16 @@ class _State:
 class _Entry:
     """A leader's IR block and the signature its parameters follow."""
 
-    __slots__ = ("block", "shapes", "kinds", "state")
+    __slots__ = ("block", "shapes", "kinds", "tuples", "state")
 
     def __init__(self, block: ir.Block, shapes: tuple[object, ...], kinds: dict[str, bool],
-                 state: _State) -> None:
+                 tuples: dict[str, int], state: _State) -> None:
         self.block = block
         self.shapes = shapes
         #: local name -> True when it may be unbound here (a flag parameter follows its value).
         self.kinds = kinds
+        #: local name -> length, for locals holding a tuple here (one parameter per item).
+        self.tuples = tuples
         self.state = state
 
 
@@ -332,7 +334,9 @@ class Frontend:
         else:  # pragma: no cover - signatures only widen, so this converges
             raise self.refuse("the control flow is too complex")
         return ir.Function(
-            name=self.fn.__name__, params=self.params, blocks=self.builder.blocks,
+            name=self.fn.__name__,
+            params=self.params + [p for t in self.tuple_locals.values() for p in t.items],  # type: ignore[misc]
+            blocks=self.builder.blocks,
             filename=self.code.co_filename, firstlineno=self.code.co_firstlineno,
             read_params=frozenset(self.read_params), defaults=tuple(self.fn.__defaults__ or ()),
             unbound_globals=frozenset(self.unbound_globals),
@@ -341,7 +345,7 @@ class Frontend:
     def _translate(self) -> None:
         entry = self.builder.append_block("entry")
         self.builder.position_at_end(entry)
-        self.state = _State([], {p.name: p for p in self.params})
+        self.state = _State([], {p.name: p for p in self.params if p.name not in self.tuple_locals})
         self.builder.jump(*self._edge_parts(0))
         while self.pending:
             offset = self.pending.pop()
@@ -419,6 +423,34 @@ class Frontend:
         for index, name in enumerate(code.co_varnames[:code.co_argcount]):
             self.params.append(ir.Param(index, name))
             self.param_index[name] = index
+        self.tuple_locals = self._tuple_params()
+
+    def _tuple_params(self) -> dict[str, _Tuple]:
+        """Parameters the body only unpacks (``x, y = p``, always to the same length, never
+        assigned, no default): each is a tuple of item parameters, checked at entry (the
+        argument must be a tuple of that many exact ints, else the original runs)."""
+        lengths: dict[str, set[int]] = {}
+        stored: set[str] = set()
+        actions = self.table.actions
+        first_default = self.code.co_argcount - len(self.fn.__defaults__ or ())
+        for op, following in zip(self.ops, self.ops[1:] + [None]):  # type: ignore[operator]
+            action = actions.get(op.opname)
+            if action == "load_fast" and following is not None and following.opname == "UNPACK_SEQUENCE":
+                lengths.setdefault(self.varname(op.arg), set()).add(following.arg)
+            elif action == "store_fast":
+                stored.add(self.varname(op.arg))
+            elif action in ("store_fast_pair", "store_fast_load_fast"):
+                stored.add(self.varname(op.arg >> 4))
+                if action == "store_fast_pair":
+                    stored.add(self.varname(op.arg & 15))
+        found: dict[str, _Tuple] = {}
+        for name, sizes in lengths.items():
+            index = self.param_index.get(name)
+            if index is None or name in stored or len(sizes) != 1 or index >= first_default:
+                continue
+            length = sizes.pop()
+            found[name] = _Tuple([ir.Param(index, name, item, length) for item in range(length)])
+        return found
 
     def _first_handler_line(self) -> int | None:
         for op in self.ops:
@@ -448,14 +480,20 @@ class Frontend:
         shapes = tuple(_shape(item) for item in state.stack)
         entry = self.entries.get(target)
         widened = self.widen.setdefault(target, set())
+        tuples = {name: len(local.items) for name, local in state.locals.items() if isinstance(local, _Tuple)}
         if entry is None:
             kinds = {name: isinstance(local, _Maybe) or name in widened
                      for name, local in state.locals.items()}
             kinds.update({name: True for name in widened if name not in kinds})
-            entry = self._new_entry(target, state, shapes, kinds)
+            if any(kinds[name] for name in tuples):
+                raise self.refuse(f"local variable {next(iter(tuples))!r} holds a tuple on some paths"
+                                  " only")
+            entry = self._new_entry(target, state, shapes, kinds, tuples)
         else:
             if shapes != entry.shapes:
                 raise self.refuse("unexpected bytecode (the stack differs between paths)")
+            if tuples != {name: n for name, n in entry.tuples.items() if name in state.locals}:
+                raise self.refuse("a local variable holds a tuple on some paths only")
             # A disagreement widens the signature; the translation goes on (collecting every
             # widening in one pass) and is then redone, its IR discarded.
             for name, local in state.locals.items():
@@ -471,6 +509,12 @@ class Frontend:
             args += _flatten(item)
         for name, maybe in entry.kinds.items():
             local = state.locals.get(name)
+            if name in entry.tuples:
+                if isinstance(local, _Tuple):
+                    args += local.items
+                else:  # (restarting: the signature is being widened)
+                    args += [ir.Const(0)] * entry.tuples[name]
+                continue
             if not maybe:
                 args.append(local if isinstance(local, ir.Value) else ir.Const(0))  # (restarting)
             elif local is None:
@@ -482,7 +526,7 @@ class Frontend:
         return ir.Edge(entry.block, tuple(args))
 
     def _new_entry(self, target: int, state: _State, shapes: tuple[object, ...],
-                   kinds: dict[str, bool]) -> _Entry:
+                   kinds: dict[str, bool], tuples: dict[str, int]) -> _Entry:
         block = self.builder.append_block(f"L{target}", offset=target)
         stack: list[StackItem] = []
         for item in state.stack:
@@ -498,9 +542,12 @@ class Frontend:
                 stack.append(item)
         locals_: dict[str, Local] = {}
         for name, maybe in kinds.items():
+            if name in tuples:
+                locals_[name] = _Tuple([block.add_param(name) for _ in range(tuples[name])])
+                continue
             value = block.add_param(name)
             locals_[name] = _Maybe(value, block.add_param(f"{name}?")) if maybe else value
-        entry = _Entry(block, shapes, kinds, _State(stack, locals_))
+        entry = _Entry(block, shapes, kinds, tuples, _State(stack, locals_))
         self.entries[target] = entry
         self.pending.append(target)
         return entry
@@ -546,12 +593,17 @@ class Frontend:
             return _Tuple([self.constant(v) for v in value])  # type: ignore[misc]
         if value is None:
             return _NONE
-        if isinstance(value, types.CodeType):
-            raise _Unsupported(refusal("MAKE_FUNCTION"))  # the body of a lambda or nested def
+        if isinstance(value, types.CodeType) or callable(value):
+            # The body of a lambda or nested def, or the import hook's marker for one (the only
+            # callable constants there are).
+            raise _Unsupported(refusal("MAKE_FUNCTION"))
         raise _Unsupported(f"{type(value).__name__} constant {value!r} is not supported")
 
     def load(self, name: str) -> None:
         local = self.state.locals.get(name)
+        if local is None and name in self.tuple_locals:
+            self.push(self.tuple_locals[name])  # never assigned: the same items everywhere
+            return
         if local is None:
             raise _Unsupported(f"local variable {name!r} is used before it is assigned")
         if isinstance(local, _Maybe):
@@ -567,6 +619,11 @@ class Frontend:
         self.push(local)
 
     def store(self, name: str) -> None:
+        item = self.pop()
+        if isinstance(item, _Tuple):
+            self.state.locals[name] = item   # its items travel as block parameters
+            return
+        self.push(item)
         self.state.locals[name] = self.pop_int()
 
     # -- actions (named in the version tables) ---------------------------------------------------
@@ -818,8 +875,6 @@ class Frontend:
         if len(args) != code.co_argcount:
             raise _Unsupported(f"call to {name}() with {len(args)} of its {code.co_argcount} arguments"
                                " is not supported")
-        if not all(isinstance(a, ir.Value) for a in args):
-            raise _Unsupported(f"call to {name}() with a non-int argument is not supported")
         size = len(read_bytecode(code))
         if size > self.budget[0]:
             raise _Unsupported(f"call to {name}() is too large to inline (runs in Python)")
@@ -828,9 +883,18 @@ class Frontend:
             body = Frontend(source, self.table, self.resolve_callee, self.inlining, self.budget).build()
         except NotCompilable as exc:
             raise _Unsupported(f"call to {name}(), which is not compilable: {exc.reason}") from None
+        unpacked = {p.index for p in body.params if p.item is not None}
+        for param in body.params:
+            if param.item is None and param.index in unpacked:
+                continue   # the tuple itself: its items are checked
+            arg = args[param.index]
+            fits = (isinstance(arg, ir.Value) if param.item is None else
+                    isinstance(arg, _Tuple) and len(arg.items) == param.length)
+            if not fits:
+                raise _Unsupported(f"call to {name}() with an argument of another shape than its"
+                                   f" parameter {param.name!r} is not supported")
         self.unbound_globals |= body.unbound_globals
         self.builder.guard_global(name, target)
-        values: list[ir.Value] = [a for a in args if isinstance(a, ir.Value)]
         returns = body.returns()
         shapes = {(r.is_tuple, len(r.values)) for r in returns}
         if len(shapes) > 1:
@@ -838,7 +902,7 @@ class Frontend:
         is_tuple, width = shapes.pop() if shapes else (False, 1)
         join = self.builder.append_block(f"{name}.ret")
         results = [join.add_param(f"{name}.r") for _ in range(width)]
-        _splice(body, values, join, f"{name}.", self.builder)
+        _splice(body, args, join, f"{name}.", self.builder)
         self.builder.jump(body.entry)
         self.builder.position_at_end(join)
         self.push(_Tuple(results) if is_tuple else results[0])
@@ -1014,12 +1078,20 @@ class Frontend:
         self._jump_or_pop(instr, True)
 
 
-def _splice(body: ir.Function, args: list[ir.Value], join: ir.Block, prefix: str,
+def _splice(body: ir.Function, args: list[StackItem], join: ir.Block, prefix: str,
             builder: ir.Builder) -> None:
-    """Move ``body``'s blocks into ``builder``'s function: its parameters become ``args``, its
-    returns jumps to ``join``, its exits name the callee."""
+    """Move ``body``'s blocks into ``builder``'s function: its parameters become ``args`` (an
+    item of a tuple parameter, the item of the tuple passed), its returns jumps to ``join``,
+    its exits name the callee."""
     def arg(value: ir.Value) -> ir.Value:
-        return args[value.index] if isinstance(value, ir.Param) else value
+        if not isinstance(value, ir.Param):
+            return value
+        passed = args[value.index]
+        if value.item is not None:
+            assert isinstance(passed, _Tuple)
+            return passed.items[value.item]
+        assert isinstance(passed, ir.Value)
+        return passed
 
     callee = prefix.rstrip(".")
     for block in body.blocks:

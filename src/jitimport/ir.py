@@ -161,13 +161,16 @@ class Value:
 
 @dataclass(eq=False)
 class Param(Value):
-    """A parameter of the Python function."""
+    """A parameter of the Python function, or (``item`` set) an item of a tuple parameter
+    the body unpacks (``x, y = p``): the argument must then be a tuple of ``length`` ints."""
 
     index: int
     name: str
+    item: int | None = None
+    length: int = 0
 
     def ref(self) -> str:
-        return f"%{self.name}"
+        return f"%{self.name}" if self.item is None else f"%{self.name}[{self.item}]"
 
 
 @dataclass(eq=False)
@@ -371,6 +374,15 @@ class Function:
     @property
     def entry(self) -> Block:
         return self.blocks[0]
+
+    @property
+    def argcount(self) -> int:
+        """Positional parameters of the Python function (``params`` may add tuple items)."""
+        return sum(1 for p in self.params if p.item is None)
+
+    def is_checked(self, param: Param) -> bool:
+        """Whether the entry checks this parameter: one the source reads, or a tuple item."""
+        return param.item is not None or param.index in self.read_params
 
     def renumber(self) -> None:
         number = 0
@@ -604,7 +616,7 @@ def interpret(fn: Function, args: Sequence[int],
         if isinstance(v, Const):
             return v.value
         if isinstance(v, Param):
-            return args[v.index]
+            return args[v.index] if v.item is None else args[v.index][v.item]  # type: ignore[index]
         return env[v]
 
     block = fn.entry

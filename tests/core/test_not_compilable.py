@@ -39,7 +39,7 @@ CASES = {
     "nested_def": ("def f(a):\n    def g():\n        pass\n    return a\n", 2, "nested function"),
     "matmul": ("def f(a, b):\n    return a @ b\n", 2, "@"),
     "list_return": ("def f(a, b):\n    return [a, b]\n", 2, "list"),
-    "unpack_param": ("def f(a):\n    x, y = a\n    return x\n", 2, "unpacking"),
+    "unpack_param": ("def f(a):\n    a = a + 1\n    x, y = a\n    return x\n", 3, "unpacking"),
     "del_local": ("def f(a):\n    b = a\n    del b\n    return a\n", 3, "del"),
     "raise": ("def f(a):\n    b = a\n    raise b\n", 3, "raise"),
 }

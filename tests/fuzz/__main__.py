@@ -1,8 +1,9 @@
-"""Long mode: ``python -m tests.fuzz --seconds 600 --seed N [--mode mixed|straight|flow]``.
+"""Long mode: ``python -m tests.fuzz --seconds 600 --seed N [--mode mixed|straight|flow|module]``.
 
 Prints the campaign summary on stdout (progress and each failure, minimised, on
 stderr); exits with 1 when any mismatch, crash, hang or compile error was found.
-``--show N`` only prints N generated functions (to read what the generator makes).
+``--show N`` only prints N generated functions (to read what the generator makes; with
+``--mode module``, N modules with their compile order and events).
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import time
 from pathlib import Path
 
 from .gen import MODES, Generator
-from .runner import DEFAULT_COMPILER, STALL_TIMEOUT, Campaign
+from .module import ModuleGenerator
+from .runner import CAMPAIGN_MODES, DEFAULT_COMPILER, STALL_TIMEOUT, Campaign
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,9 +23,11 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=600.0, help="wall-clock budget")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: time-based)")
-    parser.add_argument("--mode", choices=("mixed",) + MODES, default="mixed",
-                        help="straight-line functions, control-flow functions, or both "
-                             "(mixed: a quarter straight-line; the default)")
+    parser.add_argument("--mode", choices=CAMPAIGN_MODES, default="mixed",
+                        help="straight-line functions, control-flow functions (30 %% of them "
+                             "module jobs: constants, tables, builtins, helpers, tuples, changed "
+                             "between calls), only module jobs, or all (mixed: a quarter "
+                             "straight-line; the default)")
     parser.add_argument("--functions", type=int, default=None, help="stop after this many functions")
     parser.add_argument("--calls", type=int, default=40, help="argument tuples per function")
     parser.add_argument("--batch", type=int, default=100, help="functions per child process")
@@ -40,6 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true")
     options = parser.parse_args(argv)
     seed = options.seed if options.seed is not None else int(time.time())
+    if options.show and options.mode == "module":
+        modgen = ModuleGenerator(Generator(random.Random(seed)))
+        for _ in range(options.show):
+            job = modgen.job(options.calls)
+            print(job.spec.source())
+            print(f"# compiled: {job.spec.compile_mode}, order {job.spec.compile_order}; "
+                  f"constructs: {', '.join(sorted(job.features()))}")
+            print("# events: " + "; ".join(repr(e) for e in job.events if e[0] != "call"))
+            print()
+        return 0
     if options.show:
         gen = Generator(random.Random(seed))
         modes = MODES if options.mode == "mixed" else (options.mode,)

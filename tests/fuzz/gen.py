@@ -48,6 +48,7 @@ with warnings ignored, on both sides (see ``child.child_main``).
 from __future__ import annotations
 
 import collections
+import operator
 import random
 import warnings
 from dataclasses import dataclass, field
@@ -90,6 +91,7 @@ BIT_LIMIT = 1 << 16          # largest intermediate int the guard lets CPython b
 HOPELESS_SHIFT = 1 << 53     # CPython refuses such shifts immediately
 STEP_LIMIT = 4000            # loop iterations per call the guard lets CPython run
 WORK_LIMIT = 20_000_000      # 32-bit word operations per call (some tens of ms in CPython)
+CALL_LIMIT = 12_000          # helper calls per call (module functions: recursion in loops)
 
 #: Share of functions (in mode "flow") allowed one constant that never fits 64 bits,
 #: and one exit (a raise or an unsupported construct on a branch).
@@ -233,9 +235,11 @@ class Call(_Expr):
     args: tuple["Node", ...]
 
     def text(self, guarded: bool) -> tuple[str, int]:
-        if guarded and self.func == "pow":
-            # Checked like ``**``: a power inside a loop could grow without bound.
-            return f"_B('**', {self.args[0].render(True)}, {self.args[1].render(True)})", ATOM
+        if guarded and self.func in ("pow", "divmod") and len(self.args) in (2, 3):
+            # Charged: a power inside a loop could grow without bound.  The name is passed
+            # along: a module may shadow or patch it (then its own function runs).
+            args = ", ".join(a.render(True) for a in self.args)
+            return f"_CHARGED({self.func}, {args})", ATOM
         return f"{self.func}({', '.join(a.render(guarded) for a in self.args)})", ATOM
 
     def children(self) -> tuple["Node", ...]:
@@ -256,8 +260,35 @@ class Method(_Expr):
         return (self.receiver,)
 
 
-Node = Union[Var, Const, Unary, Binary, Compare, BoolOp, IfExp, Call, Method]
-FLOW_NODES = (Compare, BoolOp, IfExp, Call, Method)
+@dataclass(frozen=True)
+class Subscript(_Expr):
+    """``T[i]``: a module-level table (a tuple or a list) indexed by any expression."""
+
+    table: str
+    index: "Node"
+
+    def text(self, guarded: bool) -> tuple[str, int]:
+        return f"{self.table}[{self.index.render(guarded)}]", ATOM
+
+    def children(self) -> tuple["Node", ...]:
+        return (self.index,)
+
+
+@dataclass(frozen=True)
+class TupleExpr(_Expr):
+    """``a, b``: only as what a ``return`` returns (never inside another expression)."""
+
+    items: tuple["Node", ...]
+
+    def text(self, guarded: bool) -> tuple[str, int]:
+        return ", ".join(item.render(guarded) for item in self.items), 0
+
+    def children(self) -> tuple["Node", ...]:
+        return self.items
+
+
+Node = Union[Var, Const, Unary, Binary, Compare, BoolOp, IfExp, Call, Method, Subscript, TupleExpr]
+FLOW_NODES = (Compare, BoolOp, IfExp, Call, Method, Subscript, TupleExpr)
 
 
 def walk(node: Node) -> Iterator[Node]:
@@ -317,6 +348,20 @@ class Return(_Stmt):
 
     def lines(self, indent: str, guarded: bool) -> list[str]:
         return [f"{indent}return {self.value.render(guarded)}"]
+
+    def exprs(self) -> tuple[Node, ...]:
+        return (self.value,)
+
+
+@dataclass(frozen=True)
+class Unpack(_Stmt):
+    """``x, y = value``: a tuple parameter, ``divmod(a, b)`` or a helper returning a tuple."""
+
+    targets: tuple[str, ...]
+    value: Node
+
+    def lines(self, indent: str, guarded: bool) -> list[str]:
+        return [f"{indent}{', '.join(self.targets)} = {self.value.render(guarded)}"]
 
     def exprs(self) -> tuple[Node, ...]:
         return (self.value,)
@@ -416,7 +461,7 @@ class For(_Stmt):
         return (self.body, self.orelse)
 
 
-Stmt = Union[Assign, Return, Raise, Break, Continue, If, While, For]
+Stmt = Union[Assign, Unpack, Return, Raise, Break, Continue, If, While, For]
 TERMINATORS = (Return, Raise, Break, Continue)
 
 
@@ -436,6 +481,9 @@ class FuncSpec:
     result: Node
     defaults: tuple[int, ...] = ()
     name: str = "f"
+    #: Parameters unpacked as tuples in the body (``u0, u1 = b``): name and length; calls
+    #: pass tuples for them (sometimes of the wrong length, or holding non-ints).
+    tuple_params: tuple[tuple[str, int], ...] = ()
 
     def source(self, guarded: bool = False) -> str:
         n_plain = len(self.params) - len(self.defaults)
@@ -479,6 +527,34 @@ class FuncSpec:
 
 # -- generation ---------------------------------------------------------------------
 
+#: In a module function (see :mod:`.module`): shares of leaves that read a module constant or
+#: index a table, of expression nodes that call a helper, and of statements that unpack a
+#: tuple (``q, r = divmod(a, b)``, a helper returning a pair).
+MODULE_CONST_SHARE = 0.12
+MODULE_TABLE_SHARE = 0.06
+HELPER_SHARE = 0.07
+UNPACK_SHARE = 0.12
+TUPLE_RESULT_SHARE = 0.2
+#: Names of the targets of unpacked tuple parameters.
+UNPACK_NAMES = ("u0", "u1", "u2")
+
+
+class ModuleContext:
+    """What a function of a generated module may read besides its locals: the module's int
+    constants, its tables (name, length), helpers returning an int (name, arity), helpers
+    returning a pair (name, arity), and recursive helpers ``r(n, x)``."""
+
+    def __init__(self, constants: list[str], tables: list[tuple[str, int]],
+                 helpers: list[tuple[str, int]], pair_helpers: list[tuple[str, int]],
+                 recursive: list[str], extended_builtins: bool = True) -> None:
+        self.constants = constants
+        self.tables = tables
+        self.helpers = helpers
+        self.pair_helpers = pair_helpers
+        self.recursive = recursive
+        self.extended_builtins = extended_builtins
+
+
 class _Scope:
     """What the generator knows at one point of the function it is writing."""
 
@@ -520,6 +596,7 @@ class Generator:
         self._shift_const_share = 0.5  # shifts by a constant count
         self._statements_left = 0
         self._exits_left = 0
+        self._module: ModuleContext | None = None   # set while writing a module's function
 
     def function(self, mode: str = "straight") -> FuncSpec:
         if mode == "flow":
@@ -539,6 +616,10 @@ class Generator:
         return self.rng.randint(-(2**63), 2**63 - 1) >> self.rng.randrange(64)
 
     def leaf(self, names: list[str]) -> Node:
+        if self._module is not None:
+            found = self.module_leaf(names)
+            if found is not None:
+                return found
         if self._flow_leaves and self.rng.random() < 0.06:
             return self.comparison(names, 0)
         if self.rng.random() < 0.65:
@@ -550,6 +631,10 @@ class Generator:
             return self.leaf(names)
         if self.rng.random() < 0.15:
             return Unary(self.rng.choice(UNARY_OPS), self.expr(names, depth - 1))
+        if self._module is not None and self.rng.random() < HELPER_SHARE:
+            call = self.helper_call(names, depth - 1)
+            if call is not None:
+                return call
         if self._flow_leaves and self.rng.random() < BUILTIN_SHARE:
             return self.builtin_call(names, depth - 1)
         op = self.rng.choice(BINARY_OPS)
@@ -573,6 +658,8 @@ class Generator:
         """``min``/``max`` of 2-3 operands, ``abs``, ``pow`` with a small constant exponent, or
         ``(x).bit_length()``."""
         rng = self.rng
+        if self._module is not None and self._module.extended_builtins and rng.random() < 0.5:
+            return self.extended_builtin_call(names, depth)
         func = rng.choice(("min", "max", "abs", "pow", "bit_length"))
         if func == "bit_length":
             return Method(func, self.expr(names, depth))
@@ -581,6 +668,144 @@ class Generator:
         if func == "pow":
             return Call(func, (self.expr(names, depth), Const(rng.choice(POW_EXPONENTS))))
         return Call(func, tuple(self.expr(names, depth) for _ in range(rng.randint(2, 3))))
+
+    # -- module functions (see :mod:`.module`) ------------------------------------------
+    def module_leaf(self, names: list[str]) -> Node | None:
+        """A module constant, or a table indexed in or out of range (None: a local leaf)."""
+        rng = self.rng
+        context = self._module
+        assert context is not None
+        r = rng.random()
+        if context.constants and r < MODULE_CONST_SHARE:
+            return Var(rng.choice(context.constants))
+        if context.tables and r < MODULE_CONST_SHARE + MODULE_TABLE_SHARE:
+            table, length = rng.choice(context.tables)
+            return Subscript(table, self.table_index(names, length))
+        return None
+
+    def table_index(self, names: list[str], length: int) -> Node:
+        """Mostly in range (``x & 7``, ``x % n``), also negative, just past either end, or any
+        int (an argument: out of range, or too big for an index)."""
+        rng = self.rng
+        r = rng.random()
+        name = Var(rng.choice(names))
+        if r < 0.3:
+            return Binary("&", name, Const(rng.choice((1, 3, 7, max(length - 1, 0)))))
+        if r < 0.5:
+            return Binary("%", name, Const(rng.choice((max(length, 1), -max(length, 1)))))
+        if r < 0.68:
+            return Const(rng.choice((0, 1, -1, length - 1, length, -length, -length - 1)))
+        if r < 0.85:
+            return name
+        return Binary(rng.choice(("-", "+")), name, Const(rng.choice((1, 2, length))))
+
+    def helper_call(self, names: list[str], depth: int) -> Node | None:
+        """A call of a helper of the module: ``h0(a, t1 + 1)``, or a recursive one with a
+        depth that is either small (<= 255) or far past the recursion limit (>= 2000), never
+        near it (where the frames the caller already uses decide)."""
+        rng = self.rng
+        context = self._module
+        assert context is not None
+        depth = min(depth, 1)
+        if context.recursive and rng.random() < 0.3:
+            name = rng.choice(context.recursive)
+            return Call(name, (self.recursion_depth(names), self.expr(names, depth)))
+        if not context.helpers:
+            return None
+        name, arity = rng.choice(context.helpers)
+        if rng.random() < 0.02:
+            arity += rng.choice((-1, 1))     # a TypeError, as Python words it
+        return Call(name, tuple(self.expr(names, depth) for _ in range(max(arity, 0))))
+
+    def recursion_depth(self, names: list[str]) -> Node:
+        rng = self.rng
+        operand = Var(rng.choice(names))
+        r = rng.random()
+        if r < 0.35:
+            return Binary("&", operand, Const(rng.choice((7, 63, 255))))
+        if r < 0.55:
+            return Binary("%", operand, Const(rng.choice((200, -5))))
+        if r < 0.75:
+            return Binary("*", Binary("&", operand, Const(3)), Const(2000))
+        if r < 0.9:
+            return IfExp(self.comparison(names, 0), Const(rng.choice((3000, 10**6))),
+                         Binary("&", operand, Const(15)))
+        return Const(rng.choice((0, 5, 2500)))
+
+    def extended_builtin_call(self, names: list[str], depth: int) -> Node:
+        """What module functions call besides :meth:`builtin_call`'s: ``pow(b, e, m)``,
+        ``pow(b, e)`` with any exponent, ``x.bit_count()``, ``min``/``max`` of 4 operands."""
+        rng = self.rng
+        r = rng.random()
+        if r < 0.35:
+            modulus: Node = self.expr(names, depth) if rng.random() < 0.5 else Const(rng.choice(
+                (2**61 - 1, 1000000007, 2**64 - 1, 2**63 - 1, 97, 1, -7, 0, 2**32 + 15)))
+            exponent: Node = self.expr(names, depth) if rng.random() < 0.5 else Const(
+                rng.choice((0, 1, 2, 3, 65537, 2**63 - 1, -1)))
+            return Call("pow", (self.expr(names, depth), exponent, modulus))
+        if r < 0.5:
+            return Call("pow", (self.expr(names, depth), Binary("&", self.expr(names, depth),
+                                                                   Const(rng.choice((7, 15))))))
+        if r < 0.8:
+            return Method("bit_count", self.expr(names, depth))
+        return Call(rng.choice(("min", "max")), tuple(self.expr(names, depth) for _ in range(4)))
+
+    def unpack_statement(self, scope: _Scope) -> Unpack | None:
+        """``t0, t1 = divmod(x, y)`` or ``t0, t1 = h2(x, y)`` (a helper returning a pair)."""
+        rng = self.rng
+        context = self._module
+        assert context is not None
+        names = self.readable(scope)
+        value: Node
+        if context.pair_helpers and rng.random() < 0.5:
+            name, arity = rng.choice(context.pair_helpers)
+            value = Call(name, tuple(self.expr(names, 1) for _ in range(arity)))
+        else:
+            value = Call("divmod", (self.expr(names, rng.randint(0, 2)),
+                                    self.expr(names, rng.randint(0, 1))))
+        targets = tuple(rng.sample(LOCAL_NAMES, 2))
+        for target in targets:
+            scope.defined.add(target)
+            scope.maybe.discard(target)
+        return Unpack(targets, value)
+
+    def module_function(self, context: ModuleContext, tuple_param_share: float = 0.3) -> FuncSpec:
+        """A control-flow function that also reads the module around it (``context``): its
+        constants, tables and helpers; it may take a tuple parameter and return a tuple."""
+        rng = self.rng
+        self._module = context
+        try:
+            self._allow_huge = rng.random() < HUGE_CONSTANT_SHARE
+            self._flow_leaves, self._shift_const_share = True, 0.7
+            self._statements_left = rng.randint(3, 10)
+            self._exits_left = 1 if rng.random() < EXIT_SHARE else 0
+            params = PARAM_NAMES[:rng.randint(1, 4)]
+            scope = _Scope(params)
+            prologue: list[Stmt] = []
+            tuple_params: tuple[tuple[str, int], ...] = ()
+            if rng.random() < tuple_param_share:
+                params = PARAM_NAMES[:max(len(params), 2)]
+                scope = _Scope(params)
+                param = params[-1]
+                length = rng.choice((2, 2, 3))
+                targets = UNPACK_NAMES[:length]
+                tuple_params = ((param, length),)
+                prologue.append(Unpack(targets, Var(param)))
+                scope.defined.discard(param)   # read as a tuple only
+                scope.defined.update(targets)
+            body, _ = self.block(scope, 0, rng.randint(2, 5))
+            names = self.readable(scope, maybe_share=0.2)
+            if rng.random() < TUPLE_RESULT_SHARE:
+                result: Node = TupleExpr(tuple(self.value(names) for _ in range(rng.choice((2, 2, 3)))))
+            else:
+                result = self.value(names)
+            defaults: tuple[int, ...] = ()
+            if rng.random() < 0.1:
+                defaults = tuple(self.constant() for _ in range(rng.randint(1, len(params))))
+            return FuncSpec(tuple(params), tuple(prologue + body), result, defaults,
+                            tuple_params=tuple_params)
+        finally:
+            self._module = None
 
     def straight_function(self) -> FuncSpec:
         rng = self.rng
@@ -644,6 +869,10 @@ class Generator:
         return out, True
 
     def statement(self, scope: _Scope, depth: int) -> list[Stmt]:
+        if self._module is not None and self.rng.random() < UNPACK_SHARE:
+            unpack = self.unpack_statement(scope)
+            if unpack is not None:
+                return [unpack]
         r = self.rng.random()
         nested = depth < MAX_BLOCK_DEPTH and self._statements_left > 0
         loops = nested and scope.loop_depth < MAX_LOOP_DEPTH
@@ -1005,10 +1234,31 @@ class Generator:
         args = [self.int_arg() for _ in range(count)]
         if args and rng.random() < 0.2:
             args[rng.randrange(len(args))] = self.exotic_arg()
+        for name, length in spec.tuple_params:
+            index = spec.params.index(name)
+            if index < len(args):
+                args[index] = self.tuple_arg(length)
         kwargs: dict[str, Any] = {}
         if args and rng.random() < 0.02:
             kwargs[spec.params[len(args) - 1]] = args.pop()
         return tuple(args), kwargs
+
+    def tuple_arg(self, length: int) -> Any:
+        """A tuple of ``length`` ints, mostly; else of another length, holding a non-int, a
+        list, or an int (TypeError: cannot unpack)."""
+        rng = self.rng
+        r = rng.random()
+        if r < 0.72:
+            return tuple(self.int_arg() for _ in range(length))
+        if r < 0.82:
+            return tuple(self.int_arg() for _ in range(rng.choice((0, 1, length + 1))))
+        if r < 0.9:
+            items = [self.int_arg() for _ in range(length)]
+            items[rng.randrange(length)] = self.exotic_arg()
+            return tuple(items)
+        if r < 0.95:
+            return [self.int_arg() for _ in range(length)]
+        return self.int_arg()
 
 
 ARG_SMALL = (0, 1, -1, 2, -2, 3, 7, -7, 30, 31, 32, 63, 64, 65, 2**30 - 1, 2**30, -(2**30),
@@ -1075,6 +1325,34 @@ def _charged(op: str, x: Any, y: Any) -> Any:
     return result
 
 
+def _charged_call(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` for ``pow``/``divmod`` as the guarded code finds them: the builtins (and
+    ``operator.pow``) are checked and charged like ``**``, ``pow(b, e, m)`` by the squarings
+    of modulus-sized ints, ``divmod`` as a quotient; anything else a module put under the name
+    runs as it is (the generator only puts cheap functions there)."""
+    if fn in (pow, operator.pow) and len(args) == 2:
+        return _charged("**", *args)
+    if fn is pow and len(args) == 3 and all(type(v) is int for v in args) and args[2]:
+        base, exponent, modulus = args
+        _STEPS.work += _words(modulus) ** 2 * max(1, _bits(exponent)) + _words(base)
+    elif fn is divmod and len(args) == 2 and all(isinstance(v, int) for v in args):
+        _STEPS.work += _words(args[0]) * _words(args[1])
+    if _STEPS.work > WORK_LIMIT:
+        raise TooLong
+    return fn(*args)
+
+
+def _count_call() -> None:
+    """Opens every guarded helper: a recursion inside a loop costs calls, not iterations."""
+    _STEPS.calls += 1
+    if _STEPS.calls > CALL_LIMIT:
+        raise TooLong
+
+
+#: The guarded copy's helpers, by the names its source uses.
+GUARD_NAMESPACE: dict[str, Callable[..., Any]] = {}
+
+
 def _unary(op: str, x: Any) -> Any:
     return _UNARY[op](x)
 
@@ -1095,6 +1373,7 @@ class _Steps:
     def __init__(self) -> None:
         self.count = 0
         self.work = 0
+        self.calls = 0
 
     def tick(self) -> None:
         self.count += 1
@@ -1103,6 +1382,8 @@ class _Steps:
 
 
 _STEPS = _Steps()
+GUARD_NAMESPACE.update({"_B": _charged, "_U": _unary, "_T": _STEPS.tick,
+                        "_CHARGED": _charged_call, "_C": _count_call})
 _GUARDED: "collections.OrderedDict[str, Callable[..., Any]]" = collections.OrderedDict()
 _LAST_GUARDED: list[Any] = [None, None]
 
@@ -1114,7 +1395,7 @@ def guarded_function(spec: FuncSpec) -> Callable[..., Any]:
     source = spec.source(guarded=True)
     fn = _GUARDED.get(source)
     if fn is None:
-        namespace: dict[str, Any] = {"_B": _charged, "_U": _unary, "_T": _STEPS.tick}
+        namespace: dict[str, Any] = dict(GUARD_NAMESPACE)
         exec(compile(source, "<guarded>", "exec"), namespace)
         fn = namespace[spec.name]
         _GUARDED[source] = fn
@@ -1130,7 +1411,7 @@ def check(spec: FuncSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     """"ok" when running the call costs CPython little; "big" (:class:`TooBig`) or
     "long" (:class:`TooLong`) for calls to skip."""
     fn = guarded_function(spec)
-    _STEPS.count = _STEPS.work = 0
+    _STEPS.count = _STEPS.work = _STEPS.calls = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ~True is deprecated: noise here, CPython's own concern
         try:
@@ -1159,3 +1440,12 @@ class Job:
     fits_int64: bool = True
     spec: FuncSpec | None = None
     mode: str = "straight"
+    #: A module job (:class:`.module.ModuleJob`): the module, its compile order and the calls
+    #: and rebindings to replay (``calls`` is then empty).
+    module: Any = None
+
+    def payload(self) -> Any:
+        """What the child is sent for this job (see :func:`.child.run_jobs`)."""
+        if self.module is not None:
+            return self.module.payload()
+        return (self.source, self.name, self.calls)

@@ -34,7 +34,9 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .child import DEFAULT_COMPILER, MyInt, frame, outcome
 from .gen import (MODES, Assign, Binary, BoolOp, Call, Compare, Const, For, FuncSpec, Generator,
-                  If, IfExp, Job, Node, Return, Stmt, Unary, Var, While, check, guard)
+                  If, IfExp, Job, Method, Node, Return, Stmt, Subscript, TupleExpr, Unary, Unpack,
+                  Var, While, check, guard)
+from .module import FEATURES, MODULE_SHARE, ModuleGenerator, ModuleJob, guard_job, repro_script
 
 __all__ = ["Campaign", "Stats", "Failure", "run_child", "minimise", "outcome", "DEFAULT_COMPILER"]
 
@@ -46,8 +48,13 @@ MINIMISE_STALL_TIMEOUT = 5.0
 STARTUP_TIMEOUT = 30.0
 #: Cap on one child run, however steadily it reports.
 BATCH_TIMEOUT = 1800.0
-#: ``--mode mixed``: this share of the functions is straight-line, the rest has control flow.
+#: ``--mode mixed``: this share of the functions is straight-line, the rest has control flow
+#: (of which :data:`.module.MODULE_SHARE` are module jobs).
 STRAIGHT_SHARE = 0.25
+#: How functions are counted: by what they contain, module jobs apart.
+STAT_MODES = MODES + ("module",)
+#: ``--mode`` values.
+CAMPAIGN_MODES = ("mixed",) + STAT_MODES
 
 
 # -- parent side ----------------------------------------------------------------------
@@ -131,7 +138,7 @@ class Child:
             stop_at_first: bool = False) -> ChildResult:
         """Send ``jobs`` and collect the events until the child says it is done with them."""
         assert not self.dead, "the child is dead: start another"
-        request = {"jobs": [(j.source, j.name, j.calls) for j in jobs], "verbose": verbose,
+        request = {"jobs": [j.payload() for j in jobs], "verbose": verbose,
                    "stop_at_first": stop_at_first}
         events: list[dict[str, Any]] = []
         try:
@@ -330,6 +337,18 @@ def _node_shrinks(node: Node, params: tuple[str, ...]) -> Iterable[Node]:
         for i, arg in enumerate(node.args):
             for smaller in _node_shrinks(arg, params):
                 yield Call(node.func, node.args[:i] + (smaller,) + node.args[i + 1:])
+    elif isinstance(node, Method):
+        yield node.receiver
+        for smaller in _node_shrinks(node.receiver, params):
+            yield Method(node.name, smaller)
+    elif isinstance(node, Subscript):
+        for smaller in _node_shrinks(node.index, params):
+            yield Subscript(node.table, smaller)
+    elif isinstance(node, TupleExpr):
+        yield from node.items
+        for i, item in enumerate(node.items):
+            for smaller in _node_shrinks(item, params):
+                yield TupleExpr(node.items[:i] + (smaller,) + node.items[i + 1:])
     if not isinstance(node, Var):
         yield Const(0)
         for p in params:
@@ -349,6 +368,8 @@ def _with_exprs(stmt: Stmt, exprs: tuple[Node, ...]) -> Stmt:
         return Assign(stmt.target, exprs[0], stmt.aug)
     if isinstance(stmt, Return):
         return Return(exprs[0])
+    if isinstance(stmt, Unpack):
+        return Unpack(stmt.targets, exprs[0])
     if isinstance(stmt, (If, While)):
         return dataclasses.replace(stmt, test=exprs[0])
     if isinstance(stmt, For):
@@ -432,17 +453,20 @@ def _arg_shrinks(args: tuple[Any, ...]) -> Iterable[tuple[Any, ...]]:
             yield args[:i] + (s,) + args[i + 1:]
 
 
-def _defined(spec: FuncSpec) -> bool:
-    """Every name read is a parameter or assigned somewhere (else it is a global: refused).
+def _defined(spec: FuncSpec, module_names: Iterable[str] = ()) -> bool:
+    """Every name read is a parameter, assigned somewhere, or one of ``module_names`` (else
+    it is a global: refused, or a NameError).
 
     Reading a local before its assignment is fine: that is an UnboundLocalError, an outcome
     like any other."""
-    known = set(spec.params)
+    known = set(spec.params) | set(module_names)
     for stmt in spec.statements():
         if isinstance(stmt, Assign):
             known.add(stmt.target)
         elif isinstance(stmt, For):
             known.add(stmt.target)
+        elif isinstance(stmt, Unpack):
+            known.update(stmt.targets)
     return all(not isinstance(n, Var) or n.name in known for n in spec.nodes())
 
 
@@ -534,11 +558,16 @@ def minimise(spec: FuncSpec, args: tuple[Any, ...], kwargs: dict[str, Any], kind
 def _first_failing(group: list[tuple[FuncSpec, tuple[Any, ...]]], kwargs: dict[str, Any],
                    want: str, rounds: _Rounds) -> tuple[int, str] | None:
     """Index of the first candidate failing with signature ``want`` (several per request)."""
+    return _first_failing_job([Job(s.source(), s.name, [(a, kwargs)]) for s, a in group],
+                              want, rounds)
+
+
+def _first_failing_job(jobs: list[Job], want: str, rounds: _Rounds) -> tuple[int, str] | None:
+    """Index of the first job failing with signature ``want`` (several per request)."""
     offset = 0
     kind = want.split()[0]
-    while offset < len(group):
-        jobs = [Job(s.source(), s.name, [(a, kwargs)]) for s, a in group[offset:]]
-        result = rounds.run(jobs)
+    while offset < len(jobs):
+        result = rounds.run(jobs[offset:])
         for e in result.events:
             if kind == "mismatch" and "mismatch" in e:
                 return offset + e["mismatch"], f"expected {tuple(e['expected'])}, got {tuple(e['got'])}"
@@ -554,6 +583,84 @@ def _first_failing(group: list[tuple[FuncSpec, tuple[Any, ...]]], kwargs: dict[s
             continue
         return None
     return None
+
+
+def module_candidates(job: ModuleJob, case: int) -> Iterator[ModuleJob]:
+    """Smaller module jobs, most aggressive first: the failing call alone after the changes
+    before it, then one change fewer, then a smaller function under test (its expressions
+    and statements, as :func:`minimise` shrinks), then fewer functions compiled."""
+    import dataclasses as dc
+    events = job.events[:case + 1]
+    changes = [e for e in events[:-1] if e[0] != "call"]
+    seen: set[str] = set()
+
+    def fresh(candidate: ModuleJob) -> bool:
+        key = repr(candidate.payload())
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    single = ModuleJob(job.spec, changes + [events[-1]], job.guarded_defs)
+    if fresh(single):
+        yield single
+    base = single
+    for i in range(len(changes)):
+        fewer = ModuleJob(job.spec, changes[:i] + changes[i + 1:] + [events[-1]], job.guarded_defs)
+        if fresh(fewer):
+            yield fewer
+    spec = job.spec
+    names = {n for n, _ in spec.constants} | {n for n, _, _ in spec.tables} | {
+        h.name for h in spec.helpers} | ({spec.shadow[0]} if spec.shadow else set())
+    call = events[-1]
+    for smaller in spec_shrinks(spec.main):
+        if not (_defined(smaller, names) and _compiles(smaller)):
+            continue
+        candidate = ModuleJob(dc.replace(spec, main=smaller), list(base.events), job.guarded_defs)
+        if not fresh(candidate):
+            continue
+        before = len(candidate.events)
+        guard_job(candidate)
+        if len(candidate.events) == before and candidate.events[-1] == call:
+            yield candidate
+    for name in spec.compile_order:
+        if name != spec.main.name:
+            order = tuple(n for n in spec.compile_order if n != name)
+            candidate = ModuleJob(dc.replace(spec, compile_order=order), list(base.events),
+                                  job.guarded_defs)
+            if fresh(candidate):
+                yield candidate
+
+
+def minimise_module(job: ModuleJob, case: int, kind: str, compiler: str = DEFAULT_COMPILER,
+                    budget_seconds: float = 90.0, detail: str = "",
+                    stall_timeout: float = MINIMISE_STALL_TIMEOUT) -> tuple[ModuleJob, str]:
+    """Greedy shrinking of a module job whose event ``case`` fails: keep the first smaller
+    candidate that still fails the same way (its failing call is then its last event)."""
+    want = signature(kind, detail)
+    deadline = time.monotonic() + budget_seconds
+    rounds = _Rounds(compiler, stall_timeout)
+    try:
+        progress = True
+        while progress and time.monotonic() < deadline:
+            progress = False
+            candidates = module_candidates(job, case)
+            while time.monotonic() < deadline:
+                group = list(itertools.islice(candidates, 40))
+                if not group:
+                    break
+                jobs = [Job(c.spec.source(), c.spec.main.name, [], True, c.spec.main, "module", c)
+                        for c in group]
+                found = _first_failing_job(jobs, want, rounds)
+                if found is not None:
+                    job, detail = group[found[0]], found[1]
+                    case = len(job.events) - 1
+                    progress = True
+                    break
+    finally:
+        rounds.close()
+    job = ModuleJob(job.spec, job.events[:case + 1], job.guarded_defs)
+    return job, detail
 
 
 # -- regression tests --------------------------------------------------------------------
@@ -615,6 +722,14 @@ class Stats:
     fit_functions: int = 0
     fit_compiled: int = 0
     fit_refused: collections.Counter = field(default_factory=collections.Counter)
+    #: Module jobs, per construct (:data:`.module.FEATURES`): functions under test that have
+    #: it, and how many of those compiled natively; helpers (and a compilable shadowing
+    #: function) compiled by the job, and how many of them compiled.
+    construct_functions: collections.Counter = field(default_factory=collections.Counter)
+    construct_compiled: collections.Counter = field(default_factory=collections.Counter)
+    helpers: int = 0
+    helpers_compiled: int = 0
+    module_events: int = 0        # changes to a module replayed between calls
     failures: list[Failure] = field(default_factory=list)
 
     @property
@@ -635,15 +750,24 @@ class Stats:
         lines = [
             f"python {sys.version.split()[0]}",
             f"functions:          {self.functions}  ("
-            + ", ".join(f"{mode} {self.functions_by_mode[mode]}" for mode in MODES) + ")",
+            + ", ".join(f"{mode} {self.functions_by_mode[mode]}" for mode in STAT_MODES) + ")",
             f"compiled natively:  {self.compiled}  ({_percent(self.compiled, self.functions)})",
         ]
-        for mode in MODES:
+        for mode in STAT_MODES:
             lines.append(f"    {mode:9s} {self.compiled_by_mode[mode]:8d} / "
                          f"{self.functions_by_mode[mode]:<8d} "
                          f"({_percent(self.compiled_by_mode[mode], self.functions_by_mode[mode])})")
         lines.append(f"    int64 constants {self.fit_compiled} / {self.fit_functions} "
                      f"({_percent(self.fit_compiled, self.fit_functions)})")
+        if self.functions_by_mode["module"]:
+            lines.append(f"module jobs: function under test compiled, per construct "
+                         f"({self.module_events} changes replayed between calls)")
+            for name in FEATURES:
+                total = self.construct_functions[name]
+                lines.append(f"    {name:19s} {self.construct_compiled[name]:7d} / {total:<7d} "
+                             f"({_percent(self.construct_compiled[name], total)})")
+            lines.append(f"    {'helpers compiled':19s} {self.helpers_compiled:7d} / "
+                         f"{self.helpers:<7d} ({_percent(self.helpers_compiled, self.helpers)})")
         lines.append(f"refused:            {sum(self.refused.values())}")
         for reason, count in self.refused.most_common(12):
             lines.append(f"    {count:8d}  {reason}")
@@ -667,11 +791,12 @@ class Campaign:
                  batch_size: int = 100, regressions: Path | None = None, minimise_budget: float = 90.0,
                  log: Callable[[str], None] | None = None, max_minimised: int = 5,
                  mode: str = "mixed", stall_timeout: float = STALL_TIMEOUT) -> None:
-        if mode not in MODES + ("mixed",):
-            raise ValueError(f"mode must be one of {MODES + ('mixed',)}, not {mode!r}")
+        if mode not in CAMPAIGN_MODES:
+            raise ValueError(f"mode must be one of {CAMPAIGN_MODES}, not {mode!r}")
         self.seed = seed
         self.rng = random.Random(seed)
         self.gen = Generator(self.rng)
+        self.modgen = ModuleGenerator(self.gen)
         self.compiler = compiler
         self.calls_per_function = calls_per_function
         self.batch_size = batch_size
@@ -686,12 +811,17 @@ class Campaign:
         self._signature_counts: collections.Counter = collections.Counter()
 
     def next_mode(self) -> str:
-        if self.mode != "mixed":
-            return self.mode
-        return "straight" if self.rng.random() < STRAIGHT_SHARE else "flow"
+        mode = self.mode
+        if mode == "mixed":
+            mode = "straight" if self.rng.random() < STRAIGHT_SHARE else "flow"
+        if mode == "flow" and self.rng.random() < MODULE_SHARE:
+            mode = "module"
+        return mode
 
     def make_job(self) -> Job:
         mode = self.next_mode()
+        if mode == "module":
+            return self.make_module_job()
         spec = self.gen.function(mode)
         # Counted by what the function contains: a few "flow" draws come out branchless.
         job = Job(spec.source(), spec.name, [], spec.constants_fit_int64(), spec, spec.mode)
@@ -705,6 +835,15 @@ class Campaign:
             else:
                 self.stats.skipped_long += 1
         return job
+
+    def make_module_job(self) -> Job:
+        module = self.modgen.job(self.calls_per_function)
+        big, long = guard_job(module)
+        self.stats.skipped_big += big
+        self.stats.skipped_long += long
+        spec = module.spec
+        fits = all(f.constants_fit_int64() for f in spec.functions())
+        return Job(spec.source(), spec.main.name, [], fits, spec.main, "module", module)
 
     def run_for(self, seconds: float | None = None, max_functions: int | None = None) -> Stats:
         deadline = None if seconds is None else time.monotonic() + seconds
@@ -757,7 +896,11 @@ class Campaign:
     def _account(self, jobs: list[Job], result: ChildResult) -> int:
         """Count the events of a child run; returns how many jobs it finished."""
         finished = 0
+        statuses: dict[int, dict[str, str]] = {}
         for event in result.events:
+            if "functions" in event:
+                statuses[event["functions"]] = event["status"]
+                self._count_module(jobs[event["functions"]], event["status"])
             if "refused" in event:
                 self._count_function(jobs[event["refused"]], False,
                                      normalise_reason(event["reason"]))
@@ -766,22 +909,42 @@ class Campaign:
                 job = jobs[event["error"]]
                 self.stats.errors += 1
                 self._count_function(job, False, "ERROR " + normalise_reason(event["exc"]))
-                args, kwargs = job.calls[0] if job.calls else ((), {})
+                args, kwargs = job_call(job, None)
                 self._record("error", job, args, kwargs, event["exc"])
                 finished = event["error"] + 1
             elif "mismatch" in event:
                 self._mismatch(jobs[event["mismatch"]], event)
             elif "done" in event:
-                self._count_function(jobs[event["done"]], True)
+                job = jobs[event["done"]]
+                status = statuses.get(event["done"], {})
+                main = job.name
+                if job.module is not None and status.get(main) != "native":
+                    # Its helpers compiled, the caller did not: compared, counted as refused.
+                    self._count_function(job, False, normalise_reason(status.get(main, "?")))
+                else:
+                    self._count_function(job, True)
                 self.stats.cases += event["cases"]
                 finished = event["done"] + 1
         return finished
 
+    def _count_module(self, job: Job, status: dict[str, str]) -> None:
+        """What compiled in a module job, per construct."""
+        module: ModuleJob = job.module
+        main = module.spec.main.name
+        compiled = status.get(main) == "native"
+        for name in module.features():
+            self.stats.construct_functions[name] += 1
+            self.stats.construct_compiled[name] += compiled
+        others = [v for k, v in status.items() if k != main]
+        self.stats.helpers += len(others)
+        self.stats.helpers_compiled += sum(v == "native" for v in others)
+        self.stats.module_events += sum(e[0] != "call" for e in module.events)
+
     def _mismatch(self, job: Job, event: dict[str, Any]) -> None:
         self.stats.mismatches += 1
-        args, kwargs = job.calls[event["case"]]
+        args, kwargs = job_call(job, event["case"])
         detail = f"expected {tuple(event['expected'])}, got {tuple(event['got'])}"
-        self._record("mismatch", job, args, kwargs, detail)
+        self._record("mismatch", job, args, kwargs, detail, event["case"])
 
     def _died(self, job: Job, batch: ChildResult) -> None:
         """A child crashed or hung in ``job``: find the call by rerunning it alone, verbosely."""
@@ -796,20 +959,22 @@ class Campaign:
         if result.died:
             if case is None:
                 detail += " (before the first call: while compiling)"
-            args, kwargs = job.calls[case] if case is not None else (
-                job.calls[0] if job.calls else ((), {}))
-            self._record(kind, job, args, kwargs, detail)
+            args, kwargs = job_call(job, case)
+            self._record(kind, job, args, kwargs, detail, case)
             return
         # Not reproduced alone: report what the batch child said, with the function.
         batch_kind = "hang" if batch.hung else "crash"
         batch_code = "hung" if batch.hung else f"exited with code {batch.returncode}"
         detail = (f"batch child {batch_code} in this function, not reproduced alone "
                   f"({kind} {detail}): {_last_line(batch.stderr)}")
-        args, kwargs = job.calls[0] if job.calls else ((), {})
+        args, kwargs = job_call(job, None)
         self._record(batch_kind, job, args, kwargs, detail)
 
     def _record(self, kind: str, job: Job, args: tuple[Any, ...], kwargs: dict[str, Any],
-                detail: str) -> None:
+                detail: str, case: int | None = None) -> None:
+        if job.module is not None:
+            self._record_module(kind, job, args, kwargs, detail, case)
+            return
         spec = job.spec
         source = job.source
         # Minimise each distinct compile error / crash message once, and a few mismatches.
@@ -832,3 +997,50 @@ class Campaign:
             failure.regression_file = str(write_regression(failure, self.regressions, self.seed))
         self.stats.failures.append(failure)
         self.log(failure.describe())
+
+    def _record_module(self, kind: str, job: Job, args: tuple[Any, ...], kwargs: dict[str, Any],
+                       detail: str, case: int | None) -> None:
+        """A module job failed: minimised (changes, then the function), reported with a
+        standalone script that replays it.  Not written to ``tests/regressions`` (whose cases
+        are single functions); the script is the reproduction."""
+        sig = f"{kind} {normalise_reason(detail)}" if kind != "mismatch" else "mismatch module"
+        self._signature_counts[sig] += 1
+        if self._signature_counts[sig] > (self.max_minimised if kind == "mismatch" else 1):
+            return
+        module: ModuleJob = job.module
+        if case is None:
+            calls = module.calls()
+            case = calls[0][0] if calls else len(module.events) - 1
+        reproducible = not detail.startswith("batch child")
+        if self.minimise_budget > 0 and reproducible and case >= 0:
+            module, small_detail = minimise_module(
+                module, case, kind, self.compiler, self.minimise_budget, detail=detail,
+                stall_timeout=min(self.stall_timeout, MINIMISE_STALL_TIMEOUT))
+            detail = small_detail or detail
+            last = module.events[-1] if module.events else ("call", (), {})
+            if last[0] == "call":
+                args, kwargs = last[1], last[2]
+        else:
+            module = ModuleJob(module.spec, module.events[:case + 1], module.guarded_defs)
+        script = repro_script(module.payload())
+        key = script
+        if key in self._seen_failures:
+            return
+        self._seen_failures.add(key)
+        failure = Failure(kind, script, job.name, args, kwargs, detail, job.source)
+        self.stats.failures.append(failure)
+        self.log(failure.describe())
+
+
+def job_call(job: Job, case: int | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments of call ``case`` of ``job`` (for a module job, ``case`` indexes its
+    events), or of its first call when ``case`` is None."""
+    if job.module is not None:
+        events = job.module.events
+        if case is not None and 0 <= case < len(events) and events[case][0] == "call":
+            return events[case][1], events[case][2]
+        calls = job.module.calls()
+        return (calls[0][1], calls[0][2]) if calls else ((), {})
+    if case is not None:
+        return job.calls[case]
+    return job.calls[0] if job.calls else ((), {})

@@ -134,7 +134,7 @@ def test_second_run_loads_every_function_from_the_cache(module: Path) -> None:
     assert all(first["native"][n] for n in NATIVE) and not first["native"]["refused"]
     assert not any(first["from_cache"].values())
     [path] = cache_files(module)
-    assert path.name.endswith(".jitimport-code-v1.bin")
+    assert path.name.endswith(".jitimport-code-v2.bin")
     # Another heap layout: the padding moves every object the code refers to.
     second = run_child(module, pad=200_000, before="import decimal, fractions, json")
     assert all(second["native"][n] for n in NATIVE)
@@ -275,7 +275,7 @@ def test_pycache_prefix_is_honoured(module: Path, tmp_path_factory: pytest.TempP
     prefix = tmp_path_factory.mktemp("prefix")
     run_child(module, PYTHONPYCACHEPREFIX=str(prefix))
     assert cache_files(module) == []
-    assert list(prefix.rglob("mod.*.jitimport-code-v1.bin"))
+    assert list(prefix.rglob("mod.*.jitimport-code-v2.bin"))
     out = run_child(module, PYTHONPYCACHEPREFIX=str(prefix))
     assert all(out["from_cache"][n] for n in NATIVE)
 
@@ -300,3 +300,157 @@ def test_write_is_atomic_and_leaves_no_temporary_file(module: Path) -> None:
     leftovers = [p for p in (module / "__pycache__").iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []
     assert os.path.getsize(cache_files(module)[0]) > 100
+
+
+FEATURES = '''
+# minijit: native
+"""One function per construct of the newer code generator, each with its own relocations."""
+TABLE = (3, -1, 2**63 - 1, 0, 77)
+LIST = [5, 2**62, -7, 11]
+DATA = bytearray(b"\\x01\\x80\\xff\\x00")
+MOD = 1_000_000_007
+
+
+def pair(a, b):
+    return a + b, a - b
+
+
+def unpack(p):
+    x, y = p
+    return x * y - x
+
+
+def table(i):
+    return TABLE[i] * 2 + 1
+
+
+def listed(i):
+    return LIST[i] + DATA[i]
+
+
+def modpow(b, e):
+    return pow(b, e, MOD) + b.bit_count()
+
+
+def scaled(x, k=5):
+    return x * k + 1
+
+
+def wide(x, m=2**64 - 1):
+    return x & m
+
+
+def helper(x):
+    return x * 3 + 1
+
+
+def calls_helper(x):
+    return helper(x) - helper(x + 1)
+
+
+def less(a, b):
+    return a < b
+
+
+def raises(x):
+    if x > 100:
+        raise ValueError("too big")
+    return x * 2
+'''
+
+FEATURE_NAMES = ["pair", "unpack", "table", "listed", "modpow", "scaled", "wide", "helper", "calls_helper",
+                 "less", "raises"]
+
+#: The child for FEATURES: every function on edge arguments against its original (after the
+#: module's lists change, and after a default is reassigned), then the call statistics of each
+#: native, and whether its listing (generated again) is the code installed.
+FEATURES_CHILD = '''
+import json, sys
+pad = [object() for _ in range({pad})]
+import jitimport
+jitimport.install()
+import feat
+from jitimport import is_native, original
+from jitimport.native import code_block
+E = [0, -1, 1, 7, 100, 101, 2**63 - 1, -2**63, 2**64 - 1, 2**70, -(2**70)]
+ARGS = {{
+    "pair": [(a, b) for a in E for b in E[:5]],
+    "unpack": [((a, b),) for a in E for b in E[:4]] + [(5,), ((1, 2, 3),), ((1,),), ([1, 2],), ((1.5, 2),),
+                                                        ((True, 2),), ((2**70, 1),)],
+    "table": [(i,) for i in range(-7, 7)] + [(2**70,), (True,)],
+    "listed": [(i,) for i in range(-6, 6)],
+    "modpow": [(b, e) for b in E for e in (0, 1, 2, 65, -1, 2**63 - 1)],
+    "scaled": [(x,) for x in E] + [(x, k) for x in E[:6] for k in E[:6]],
+    "wide": [(x,) for x in E] + [(x, 0xFF) for x in E],
+    "helper": [(x,) for x in E],
+    "calls_helper": [(x,) for x in E],
+    "less": [(a, b) for a in E for b in E[:5]],
+    "raises": [(x,) for x in E],
+}}
+calls = dict.fromkeys(ARGS, 0)
+
+
+def outcome(fn, args):
+    try:
+        r = fn(*args)
+        return [type(r).__name__, repr(r)]
+    except Exception as exc:
+        return [type(exc).__name__, str(exc)]
+
+
+def check(name, args):
+    f = getattr(feat, name)
+    got, want = outcome(f, args), outcome(original(f), args)
+    assert got == want, (name, args, got, want)
+    calls[name] += 1
+    return got
+
+
+out = {{"native": {{}}, "from_cache": {{}}, "results": {{}}, "stats": {{}}, "listing_is_code": {{}}}}
+for row in jitimport.report():
+    out["from_cache"][row.qualname] = row.reason == "from cache"
+for name, cases in ARGS.items():
+    out["native"][name] = is_native(getattr(feat, name))
+    out["results"][name] = [check(name, args) for args in cases]
+for name in ARGS:   # info() of a cached function compiles it again: with the loaded buffers
+    f = getattr(feat, name)
+    info = jitimport.info(f)
+    assert info.from_cache is out["from_cache"][name], (name, info.from_cache)
+    out["listing_is_code"][name] = b"".join(b for _, b, _ in info.listing) == code_block(f).read()
+feat.LIST[1] = "x"; feat.LIST.append(2**70); feat.DATA[0] = 200     # read when the code runs
+out["results"]["listed"] += [check("listed", (i,)) for i in range(-5, 5)]
+original(feat.scaled).__defaults__ = (7,)      # the code's defaults check sees the new tuple
+out["results"]["scaled"] += [check("scaled", (x,)) for x in E]
+for name in ARGS:
+    f = getattr(feat, name)
+    [row] = jitimport.stats(f)
+    # helper() is also called by the original of calls_helper() when that one falls back
+    assert row.calls == calls[name] or (name == "helper" and row.calls > calls[name]), (name, row, calls[name])
+    out["stats"][name] = row.as_dict()
+print(json.dumps(out))
+'''
+
+
+def test_every_newer_construct_is_loaded_from_the_cache_and_counts_calls(tree) -> None:
+    """Tuple returns and parameters, a tuple table, module list/bytearray reads, pow(b, e, m) and
+    bit_count, defaults (the ``__defaults__`` check), an inlined native callee, a bool result and
+    an IR exit: compiled in one process, loaded from the cache in another with another heap
+    layout, with the same outcomes and the same call statistics."""
+    root = tree({"feat.py": FEATURES})
+    env = base_env(PYTHONDONTWRITEBYTECODE=None)  # type: ignore[arg-type]
+    first = json.loads(run_code(FEATURES_CHILD.format(pad=0), root, env).ok().lines[-1])
+    assert all(first["native"][n] for n in FEATURE_NAMES), first["native"]
+    assert not any(first["from_cache"].values())
+    second = json.loads(run_code(FEATURES_CHILD.format(pad=150_000), root, env).ok().lines[-1])
+    assert all(second["native"][n] for n in FEATURE_NAMES), second["native"]
+    assert all(second["from_cache"][n] for n in FEATURE_NAMES), second["from_cache"]
+    assert second["results"] == first["results"]
+    assert second["stats"] == first["stats"]
+    assert all(second["listing_is_code"].values()), second["listing_is_code"]
+    assert all(first["listing_is_code"].values()), first["listing_is_code"]
+    # The counters counted what ran natively and why the rest fell back.
+    stats = second["stats"]
+    assert stats["pair"]["native"] > 0 and stats["pair"]["fallback"] > 0
+    assert any(cause.startswith("line ") and "raise" in cause for cause in stats["raises"]["fallbacks"]), stats["raises"]
+    assert any("default" in cause for cause in stats["scaled"]["fallbacks"]), stats["scaled"]
+    assert any("not an exact int" in cause for cause in stats["unpack"]["fallbacks"]), stats["unpack"]

@@ -41,8 +41,9 @@ the new tags, or the code exits.  Each guard has a record (tags, dicts, name,
 expected object, mode) in a writable buffer the code keeps alive.
 
 Relocations: every process-specific address the code embeds (a C-API
-function, ``int``, a shared stub, the original, the globals and builtins
-dicts, a guard record, a constant table's words) is loaded by
+function, ``int``/``tuple``, a shared stub, the original and its defaults
+tuple, the globals and builtins dicts, a guard record, a call counter, a
+constant table's words, a module list) is loaded by
 :meth:`CodeGen.address`, a fixed 10-byte ``movabs`` whose immediate is listed
 in ``MachineCode.relocations`` with a symbol naming what it holds (see
 :data:`RELOCATION_SYMBOLS`).  The machine-code cache
@@ -54,7 +55,7 @@ loaded with ``self.address(reg, ("runtime", "field_name"))``.
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import ir
 from ..analysis import Kind, PyType, Representation, analyze
@@ -76,12 +77,24 @@ SLOT_SCRATCH = 24
 FRAME_FIXED = 32
 
 #: Object layouts the code reads, the same on 3.11-3.13 (tests/core check them with ctypes):
-#: ``ob_size`` of a variable-size object, a tuple's inline items, a list's item array, and a
+#: ``ob_size`` of a variable-size object, a function's ``func_defaults``, a tuple's inline items, a list's item array, and a
 #: bytearray's ``ob_start``.
 VAR_SIZE = 16
+FUNC_DEFAULTS = 56
 TUPLE_ITEMS = 24
 LIST_ITEMS = 24
 BYTEARRAY_START = 40
+
+#: The call statistics each native keeps, in its counters' order (exits of the IR follow).
+COUNTERS = {
+    "calls": "calls",
+    "call": "keyword arguments or an argument count the code does not take",
+    "type": "an argument that is not an exact int (or tuple of them)",
+    "range": "an argument that does not fit in 64 bits",
+    "default": "a default argument the code cannot use (or __defaults__ reassigned)",
+    "guard": "a name rebound since compiling (a builtin, constant, table or callee)",
+    "operation": "an overflow past 64 bits, or an operation Python raises on",
+}
 
 #: Back edges taken between two polls for signals and the GIL.
 POLL_INTERVAL = 1 << 16
@@ -153,9 +166,12 @@ class GuardTarget:
 #: function, ``("globals",)`` / ``("builtins",)`` the dicts a guard watches, ``("guard_record", k)``
 #: the k-th guard record (``MachineCode.guards[k]`` says which), ``("table", k)`` the words of
 #: the k-th constant table (``MachineCode.tables[k]``), ``("global", name)`` the object the
-#: module's globals bind to ``name`` (a list or bytearray read at run time, under a guard).
+#: module's globals bind to ``name`` (a list or bytearray read at run time, under a guard),
+#: ``("defaults",)`` the original's ``__defaults__`` tuple (the code compares it with the
+#: function's current one), ``("counters", slot)`` the call counter ``slot`` (``COUNTERS``, then
+#: the IR's exits: ``MachineCode.causes``) in the code's counters buffer.
 RELOCATION_SYMBOLS = ("runtime", "decoder", "original", "globals", "builtins", "guard_record", "table",
-                      "global")
+                      "global", "defaults", "counters")
 
 Symbol = tuple  # ("runtime", "long_from_long"), ("guard_record", 0), ...
 
@@ -168,6 +184,10 @@ class MachineCode:
     representation: Representation
     #: Objects the code reads through raw addresses: kept alive as long as the code.
     keep: tuple[object, ...] = ()
+    #: The writable memory the code embeds (call counters: calls, then exits by cause).
+    buffers: CodeBuffers | None = None
+    #: The text of each counter's cause.
+    causes: list[str] = field(default_factory=list)
     #: (offset of an 8-byte immediate in ``code``, symbol): every process-specific address.
     relocations: tuple[tuple[int, Symbol], ...] = ()
     #: (mode, name) of each guard record, in record order (``stubs.GUARD_MODE_*``).
@@ -184,17 +204,29 @@ class _GuardCells:
     """The guard records of one function, in one writable buffer (allocated up front, large
     enough for every guard the IR holds: the code embeds its address)."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, buffer: ctypes.Array | None = None) -> None:
         self.keys: list[tuple[int, str, int]] = []
         self.names: list[str] = []
         self.objects: list[object] = []
         self.words: list[int] = []
-        self.buffer = (ctypes.c_uint64 * max(1, count * GUARD_RECORD_SIZE // 8))()
+        self.buffer = buffer if buffer is not None else (
+            ctypes.c_uint64 * max(1, count * GUARD_RECORD_SIZE // 8))()
         self.base = ctypes.addressof(self.buffer)
 
     def fill(self) -> None:
         for index, word in enumerate(self.words):
             self.buffer[index] = word
+
+
+@dataclass
+class CodeBuffers:
+    """The writable memory a function's code embeds the address of: its call counters, its
+    guard records, its tables.  Generating the code again with the same buffers (to show its
+    listing) gives the same bytes."""
+
+    counters: ctypes.Array
+    guards: ctypes.Array
+    tables: dict[int, ctypes.Array]
 
 
 class CodeGen:
@@ -215,7 +247,7 @@ class CodeGen:
 
     def __init__(self, fn: ir.Function, layout: LongLayout, runtime: Runtime, original_address: int,
                  guard_target: GuardTarget | None = None, rep: Representation | None = None,
-                 alloc: Allocation | None = None) -> None:
+                 alloc: Allocation | None = None, reuse: CodeBuffers | None = None) -> None:
         self.fn = fn
         self.layout = layout
         self.runtime = runtime
@@ -227,14 +259,23 @@ class CodeGen:
         self.rep = rep if rep is not None else analyze(fn)
         self.asm = Assembler()
         self.labels = {block: self.asm.label() for block in fn.blocks}
-        self.fallback = self.asm.label()
-        self.fallback_at_entry = self.asm.label()
-        self.raise_exit = self.asm.label()
         self.cold: list = []  # deferred out-of-line code: callables emitting it
+        #: The exits themselves: from the body (frame restored first), and from the entry.
+        self.leave = self.asm.label()
+        self.leave_at_entry = self.asm.label()
+        #: Call statistics: one counter per cause (``COUNTERS``), then one per IR exit.
+        self.exits = [b.terminator for b in fn.blocks if isinstance(b.terminator, ir.Exit)]
+        self.counters = reuse.counters if reuse is not None else (
+            ctypes.c_uint64 * (len(COUNTERS) + len(self.exits)))()
+        self.cause_labels: dict[int, Label] = {}
+        self.fallback = self.cause("operation")
+        self.fallback_at_entry = self.cause("call")
+        self.raise_exit = self.asm.label()
         self.fused: set[ir.Instr] = self._fusable()
-        self.guards = _GuardCells(sum(1 for i in fn.instructions() if i.op.is_guard))
+        self.guards = _GuardCells(sum(1 for i in fn.instructions() if i.op.is_guard),
+                                  reuse.guards if reuse is not None else None)
         #: The words of each constant table the code reads, by id of its tuple.
-        self.tables: dict[int, ctypes.Array] = {}
+        self.tables: dict[int, ctypes.Array] = dict(reuse.tables) if reuse is not None else {}
         self.relocations: list[tuple[Label, Symbol]] = []
         pushes = len(self.alloc.callee_saved)
         frame = FRAME_FIXED + 8 * self.alloc.spill_slots
@@ -313,6 +354,10 @@ class CodeGen:
             return self.runtime.decoders[symbol[1]]
         if kind == "original":
             return self.original
+        if kind == "defaults":
+            return id(self.fn.defaults)
+        if kind == "counters":
+            return ctypes.addressof(self.counters) + 8 * symbol[1]
         if kind == "guard_record":
             return self.guards.base + GUARD_RECORD_SIZE * symbol[1]
         if kind == "table":
@@ -327,6 +372,8 @@ class CodeGen:
     # -- driver --------------------------------------------------------------------
     def generate(self) -> MachineCode:
         a = self.asm
+        self.address(RAX, ("counters", 0))
+        a.add(Mem(RAX, 0), 1)                   # one more call (the native ones: minus the exits)
         self.entry_checks()
         for reg in self.alloc.callee_saved:
             a.push(reg)
@@ -340,21 +387,22 @@ class CodeGen:
             a.mov(POLL_COUNTER, POLL_INTERVAL)
         for index, block in enumerate(self.fn.blocks):
             a.bind(self.labels[block])
+            guards = [instr for instr in block.body if instr.op.is_guard]
+            if guards:
+                self.guard_group(guards)
             for instr in block.body:
-                if instr.op.is_guard:
-                    self.guard(instr)
-                elif instr not in self.fused:
+                if not instr.op.is_guard and instr not in self.fused:
                     self.select(instr)
             following = self.fn.blocks[index + 1] if index + 1 < len(self.fn.blocks) else None
             self.terminator(block, following)
         # Exit from the body: the caller's arguments, unchanged, to the original.  Placed
         # right after the body (before the cold paths) so more of its jumps get the short form.
-        a.bind(self.fallback)
+        a.bind(self.leave)
         a.mov(RSI, Mem(RSP, SLOT_ARGS))
         a.mov(RDX, Mem(RSP, SLOT_NARGSF))
         self.epilogue()
         a.mov(RCX, 0)  # kwnames was NULL, or the entry check would have left already
-        a.bind(self.fallback_at_entry)
+        a.bind(self.leave_at_entry)
         self.address(RDI, ("original",))
         self.address(RAX, ("runtime", "vectorcall"))
         a.jmp(RAX)
@@ -368,7 +416,7 @@ class CodeGen:
             self.cold[index]()
             index += 1
         code = a.finish()
-        keep: tuple[object, ...] = tuple(self.tables.values())
+        keep: tuple[object, ...] = (*self.tables.values(), self.fn.defaults, self.counters)
         if self.guards.keys:
             assert self.guard_target is not None
             self.guards.fill()
@@ -376,10 +424,32 @@ class CodeGen:
             # keeps those alive, and a module's globals refer back to the native: keeping them
             # here would make a cycle through the code's untracked owner that is never freed.
             keep += (self.guards.buffer, *self.guards.names, *self.guards.objects)
+        causes = [*COUNTERS.values()] + [
+            (f"line {e.lineno}: " if e.lineno is not None else "") + e.reason for e in self.exits]
+        buffers = CodeBuffers(self.counters, self.guards.buffer, self.tables)
         relocations = tuple((at.offset + 2, symbol) for at, symbol in self.relocations)
         guards = tuple((mode, name) for mode, name, _ in self.guards.keys)
         tables = tuple(tuple(words) for words in self.tables.values())
-        return MachineCode(code, a, self.alloc, self.rep, keep, relocations, guards, tables)
+        return MachineCode(code, a, self.alloc, self.rep, keep, buffers, causes, relocations, guards, tables)
+
+    def cause(self, what: str | ir.Exit) -> Label:
+        """The label an exit for this cause jumps to: it counts the exit, then leaves (from the
+        entry for ``"call"``, whose registers still hold the caller's arguments: only RAX is
+        touched)."""
+        slot = (len(COUNTERS) + self.exits.index(what) if isinstance(what, ir.Exit)
+                else list(COUNTERS).index(what))
+        label = self.cause_labels.get(slot)
+        if label is None:
+            label = self.cause_labels[slot] = self.asm.label()
+
+            def emit() -> None:
+                a = self.asm
+                a.bind(label)
+                self.address(RAX, ("counters", slot))
+                a.add(Mem(RAX, 0), 1)
+                a.jmp(self.leave_at_entry if what == "call" else self.leave)
+            self.cold.append(emit)
+        return label
 
     def epilogue(self) -> None:
         self.asm.add(RSP, self.frame_size)
@@ -393,7 +463,7 @@ class CodeGen:
         if isinstance(term, ir.Return):
             self.ret(term)
         elif isinstance(term, ir.Exit):
-            a.jmp(self.fallback)
+            a.jmp(self.cause(term))
         elif isinstance(term, ir.Jump):
             self.take_edge(block, term.edge, following)
         else:
@@ -544,9 +614,9 @@ class CodeGen:
             a.jcc(Cond.NE, self.raise_exit)
             # A signal handler may have rebound a name the code assumes: check again (the
             # optimizer hoisted every guard to the entry).
-            for instr in self.fn.entry.body:
-                if instr.op.is_guard:
-                    self.guard(instr)
+            guards = [instr for instr in self.fn.entry.body if instr.op.is_guard]
+            if guards:
+                self.guard_group(guards)
             a.jmp(resume)
         self.cold.append(emit)
 
@@ -627,26 +697,27 @@ class CodeGen:
         self.store(dst, RAX)
 
     # -- guards ------------------------------------------------------------------------
-    def guard(self, instr: ir.Instr) -> None:
-        """The name still means what the code assumed (the builtin, or the global's value at
-        compile time): the module's globals and the builtins dict carry
-        the version tags recorded when it was last checked; else the shared guard stub looks
-        again (and records the new tags) or the code exits."""
+    def guard_group(self, instrs: list[ir.Instr]) -> None:
+        """The names still mean what the code assumed (the builtins, the globals' values at
+        compile time).  Every guard record holds the version tags of the module's globals
+        and of the builtins at its last successful check; the first record is the *gate*:
+        when both dicts still carry its tags, nothing changed and every name holds.  Else
+        the shared guard stub looks each name up again, the gate last (so a failed check
+        leaves it stale and the next call checks again), or the code exits."""
         target = self.guard_target
         if target is None:
-            self.asm.jmp(self.fallback)
+            self.asm.jmp(self.cause("guard"))
             return
         a = self.asm
-        name = instr.attr
-        assert name is not None
-        if instr.op is Opcode.GUARD_GLOBAL:
-            record = self._guard_record(name, GUARD_MODE_GLOBAL, instr.expected, target)
-        else:
-            record = self._guard_record(name, GUARD_MODE_BUILTIN, instr.expected, target)
+        records = []
+        for instr in instrs:
+            assert instr.attr is not None
+            mode = GUARD_MODE_GLOBAL if instr.op is Opcode.GUARD_GLOBAL else GUARD_MODE_BUILTIN
+            records.append(self._guard_record(instr.attr, mode, instr.expected, target))
         tag = target.version_offset
         slow = a.label()
         resume = a.label()
-        self.address(RCX, ("guard_record", record))
+        self.address(RCX, ("guard_record", records[0]))
         self.address(RAX, ("globals",))
         a.mov(RAX, Mem(RAX, tag))
         a.cmp(RAX, Mem(RCX, GUARD_GLOBALS_TAG))
@@ -659,11 +730,12 @@ class CodeGen:
 
         def emit() -> None:
             a.bind(slow)
-            self.address(RAX, ("guard_record", record))
-            self.address(RCX, ("runtime", "guard_stub"))
-            a.call(RCX)
-            a.test(RAX, RAX)
-            a.jcc(Cond.NE, self.fallback)
+            for record in reversed(records):
+                self.address(RAX, ("guard_record", record))
+                self.address(RCX, ("runtime", "guard_stub"))
+                a.call(RCX)
+                a.test(RAX, RAX)
+                a.jcc(Cond.NE, self.cause("guard"))
             a.jmp(resume)
         self.cold.append(emit)
 
@@ -684,7 +756,7 @@ class CodeGen:
     def entry_checks(self) -> None:
         """Keyword arguments or an unusable argument count go straight to the original."""
         a = self.asm
-        n = len(self.fn.params)
+        n = self.fn.argcount
         lowest = n - len(self.fn.defaults)
         a.test(RCX, RCX)
         a.jcc(Cond.NE, self.fallback_at_entry)
@@ -702,16 +774,26 @@ class CodeGen:
     # -- unboxing --------------------------------------------------------------------
     def unbox_params(self) -> None:
         a = self.asm
-        read = [p for p in self.fn.params if p.index in self.fn.read_params]
+        read = [p for p in self.fn.params if self.fn.is_checked(p)]
         # RSI holds ``args`` until the last parameter is loaded: unbox the one living in RSI last.
         read.sort(key=lambda p: self.loc(p) == RSI)
         if read:
             self.address(RCX, ("runtime", "long_type"))
-        n = len(self.fn.params)
-        first_default = n - len(self.fn.defaults)
+        first_default = self.fn.argcount - len(self.fn.defaults)
         for param in read:
             dst = self.loc(param)
             done = a.label()
+            if param.item is not None:   # an item of a tuple argument of the right length
+                a.mov(RAX, Mem(RSI, 8 * param.index))
+                self.address(RDX, ("runtime", "tuple_type"))
+                a.cmp(Mem(RAX, 8), RDX)
+                a.jcc(Cond.NE, self.cause("type"))
+                a.cmp(Mem(RAX, VAR_SIZE), param.length)
+                a.jcc(Cond.NE, self.cause("type"))
+                a.mov(RAX, Mem(RAX, TUPLE_ITEMS + 8 * param.item))
+                self.unbox_int(param, dst)
+                a.bind(done)
+                continue
             if param.index >= first_default:
                 use_default = a.label()
                 a.cmp(Mem(RSP, SLOT_NARGS2), 2 * param.index)
@@ -719,21 +801,28 @@ class CodeGen:
                 self.cold.append(self._default_path(use_default, done, dst, self.rep.kind(param),
                                                     self.fn.defaults[param.index - first_default]))
             a.mov(RAX, Mem(RSI, 8 * param.index))
-            a.cmp(Mem(RAX, 8), RCX)
-            a.jcc(Cond.NE, self.fallback)
-            if dst is not None:
-                kind = self.rep.kind(param)
-                mode = "unsigned" if kind is Kind.UNSIGNED else "low64" if kind is Kind.MODULAR else "signed"
-                resume = a.label()
-                slow = a.label()
-                self.decode_compact(slow)
-                if mode == "unsigned":
-                    a.test(RAX, RAX)
-                    a.jcc(Cond.S, self.fallback)   # a negative int is not unsigned
-                a.bind(resume)
-                self.store(dst, RAX)
-                self.cold.append(self._slow_path(slow, resume, mode))
+            self.unbox_int(param, dst)
             a.bind(done)
+
+    def unbox_int(self, param: ir.Param, dst: Reg | Mem | None) -> None:
+        """RAX = an argument object (RCX = the int type): exits unless it is an exact int,
+        decodes it into ``dst`` in the parameter's representation."""
+        a = self.asm
+        a.cmp(Mem(RAX, 8), RCX)
+        a.jcc(Cond.NE, self.cause("type"))
+        if dst is None:
+            return
+        kind = self.rep.kind(param)
+        mode = "unsigned" if kind is Kind.UNSIGNED else "low64" if kind is Kind.MODULAR else "signed"
+        resume = a.label()
+        slow = a.label()
+        self.decode_compact(slow)
+        if mode == "unsigned":
+            a.test(RAX, RAX)
+            a.jcc(Cond.S, self.cause("range"))   # a negative int is not unsigned
+        a.bind(resume)
+        self.store(dst, RAX)
+        self.cold.append(self._slow_path(slow, resume, mode, self.cause("range")))
 
     def _default_path(self, label: Label, done: Label, dst: Reg | Mem | None, kind: Kind, default: object):
         usable = type(default) is int and (
@@ -750,6 +839,14 @@ class CodeGen:
             a.bind(label)
             if usable:
                 assert isinstance(default, int)
+                # The original's defaults must still be the tuple compiled in (the code keeps
+                # it alive): assigning ``__defaults__`` makes calls that use one exit, so
+                # both paths always use the defaults the function has now.
+                self.address(RAX, ("original",))
+                a.mov(RAX, Mem(RAX, FUNC_DEFAULTS))
+                self.address(RDX, ("defaults",))
+                a.cmp(RAX, RDX)
+                a.jcc(Cond.NE, self.cause("default"))
                 if dst is not None:
                     if isinstance(dst, Reg) or _simm32(default):
                         a.mov(dst, default)
@@ -758,7 +855,7 @@ class CodeGen:
                         a.mov(dst, RAX)
                 a.jmp(done)
             else:
-                a.jmp(self.fallback)  # a default the machine code cannot use: Python decides
+                a.jmp(self.cause("default"))  # a default the machine code cannot use: Python decides
         return emit
 
     def decode_compact(self, slow: Label) -> None:
@@ -779,7 +876,7 @@ class CodeGen:
         a.mov32(RAX, Mem(RAX, lay.digits_offset))
         a.imul(RAX, RDX)
 
-    def _slow_path(self, slow: Label, resume: Label, mode: str):
+    def _slow_path(self, slow: Label, resume: Label, mode: str, too_big: Label):
         """Out of line: an int with two or more digits goes through a shared decoder
         (:func:`jitimport.backend.stubs.decoder_stub`, one per mode and process)."""
         def emit() -> None:
@@ -788,7 +885,7 @@ class CodeGen:
             self.address(RDX, ("decoder", mode))  # the decoder clobbers RDX anyway
             a.call(RDX)
             if mode != "low64":
-                a.jcc(Cond.B, self.fallback)     # CF set: does not fit
+                a.jcc(Cond.B, too_big)           # CF set: does not fit
             a.jmp(resume)
         return emit
 
@@ -913,7 +1010,7 @@ class CodeGen:
         self.decode_compact(slow)
         a.bind(resume)
         self.store(dst, RAX)
-        self.cold.append(self._slow_path(slow, resume, "signed"))
+        self.cold.append(self._slow_path(slow, resume, "signed", self.fallback))
 
     def bit_length(self, instr: ir.Instr) -> None:
         """``x.bit_length()``: bits of |x| (|-2**63| = 2**63 as an unsigned word), 0 for 0."""
@@ -1320,7 +1417,8 @@ class CodeGen:
 
 def generate(fn: ir.Function, layout: LongLayout, runtime: Runtime, original_address: int,
              guard_target: GuardTarget | None = None, rep: Representation | None = None,
-             alloc: Allocation | None = None) -> MachineCode:
+             alloc: Allocation | None = None, reuse: CodeBuffers | None = None) -> MachineCode:
     """Machine code for ``fn``; the entry point is at offset 0.  The representation and the
-    allocation are computed here when the caller has not."""
-    return CodeGen(fn, layout, runtime, original_address, guard_target, rep, alloc).generate()
+    allocation are computed here when the caller has not; ``reuse`` gives the buffers of a
+    previous generation (the same bytes again)."""
+    return CodeGen(fn, layout, runtime, original_address, guard_target, rep, alloc, reuse).generate()

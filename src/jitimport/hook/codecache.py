@@ -1,8 +1,8 @@
 """The persistent machine-code cache: a warm import of a pragma module compiles nothing.
 
 Where: one file per module source file, next to its bytecode cache, named like
-the pyc with ``.jitimport-code-v1.bin`` in place of ``.pyc``
-(``__pycache__/geometry.cpython-312.jitimport-code-v1.bin``).  The path comes
+the pyc with ``.jitimport-code-v2.bin`` in place of ``.pyc``
+(``__pycache__/geometry.cpython-312.jitimport-code-v2.bin``).  The path comes
 from :func:`importlib.util.cache_from_source`, so ``PYTHONPYCACHEPREFIX`` /
 ``sys.pycache_prefix`` apply; with ``PYTHONDONTWRITEBYTECODE`` (``-B``,
 ``sys.dont_write_bytecode``) the file is read but never written, and a
@@ -13,7 +13,8 @@ What an entry holds (plain data only, :mod:`marshal` of tuples, bytes, str,
 int, float and None — never pickle): for a native function its machine code,
 its relocations (offset of each 8-byte address immediate and the symbol it
 stands for, see ``backend.codegen.RELOCATION_SYMBOLS``), the (mode, name) of
-each guard record, and what ``info()`` shows cheaply; for a refused function
+each guard record, the words of each constant table, the cause of each call
+counter, and what ``info()`` shows cheaply; for a refused function
 the :class:`~jitimport.NotCompilable` reason and place (a warm import does not
 even try again).
 
@@ -39,14 +40,18 @@ were no cache, and the file is rewritten.  It is always written whole, to a
 temporary name then ``os.replace``, as CPython writes pyc files.
 
 Loading an entry: the code is copied, each relocation patched with this
-process's address (``native.runtime_fields()``, the original function, its
-globals and builtins dicts, the rebuilt guard records), and installed like
-freshly compiled code.  Guard records are rebuilt from (mode, name): a
-builtin guard expects the builtin of that name, a global guard the object the
-module binds to the name *now* (the fingerprint in the key guarantees it has
+process's address (``native.runtime_fields()``, the original function and its
+``__defaults__`` tuple, its globals and builtins dicts, the rebuilt guard
+records and tables, a fresh call-counter buffer sized by the entry's causes),
+and installed like freshly compiled code; the native is registered with
+:mod:`jitimport.callstats` so ``jitimport.stats()`` reads its counters.
+Guard records are rebuilt from (mode, name): a builtin guard expects the
+builtin of that name, a global guard the object the module binds to the name
+*now* (the fingerprint in the key guarantees it has
 the type and value the code was compiled with).  ``info(f).from_cache`` is
 True for such a function; the rest of its info (IR, listing, timings of a real
-compile) is computed on first request, by compiling it again.
+compile) is computed on first request, by compiling it again (its listing is
+generated with the loaded code's buffers, so it shows the installed bytes).
 
 Only the import hook uses this cache (``runtime.compile_or_keep``);
 ``compile_native`` and ``@jit`` always compile.
@@ -69,7 +74,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable
 
 #: Bumped whenever the file layout or an entry's shape changes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SUFFIX = f".jitimport-code-v{FORMAT_VERSION}.bin"
 MAGIC = b"JITCODE\x01"
 _DIGEST = 16
@@ -212,7 +217,7 @@ def function_key(fn: FunctionType, seen: set[int] | None = None) -> bytes:
 # -- files -------------------------------------------------------------------------------------------
 
 def cache_path(source_path: str) -> str | None:
-    """``pkg/m.py`` -> ``pkg/__pycache__/m.cpython-312.jitimport-code-v1.bin`` (None: no cache)."""
+    """``pkg/m.py`` -> ``pkg/__pycache__/m.cpython-312.jitimport-code-v2.bin`` (None: no cache)."""
     if not source_path.endswith(".py") or not os.path.isabs(source_path):
         return None
     from importlib.util import cache_from_source
@@ -350,22 +355,30 @@ def native_entry(native: Any) -> tuple | None:
         return None
     fn = _native.original(native)
     code = _native.code_block(native).read()
-    if not _relocatable(code, relocations, fn):
+    if not _relocatable(code, relocations, fn, info.buffers):
         return None
     return (_NATIVE, code, tuple(relocations), tuple(info.guards), tuple(info.tables),
-            tuple(sorted(info.unbound_globals)), float(info.compile_seconds))
+            tuple(sorted(info.unbound_globals)), float(info.compile_seconds), tuple(info.causes),
+            str(info.name))
 
 
-def _relocatable(code: bytes, relocations: tuple, fn: FunctionType) -> bool:
+def _relocatable(code: bytes, relocations: tuple, fn: FunctionType, buffers: Any) -> bool:
     """Every relocation slot holds what its symbol means here, and no other address this process
     put in the code remains (a load of an address not routed through ``CodeGen.address``)."""
+    import ctypes
+
     from jitimport import native as _native
 
     fields = _native.runtime_fields()
     masked = bytearray(code)
+    counters = ctypes.addressof(buffers.counters) if buffers is not None else None
     # Every object of this process the code could plausibly point at: the function and what
-    # hangs off it, and whatever its names resolve to.
+    # hangs off it, and whatever its names resolve to, and the code's own writable buffers.
     known = {id(fn), id(fn.__globals__), id(_builtins_of(fn)), id(fn.__code__)}
+    if buffers is not None:
+        known.update(counters + 8 * slot for slot in range(len(buffers.counters)))
+        known.add(ctypes.addressof(buffers.guards))
+        known.update(ctypes.addressof(words) for words in buffers.tables.values())
     if fn.__defaults__ is not None:
         known.add(id(fn.__defaults__))
         known.update(id(v) for v in fn.__defaults__)
@@ -379,7 +392,7 @@ def _relocatable(code: bytes, relocations: tuple, fn: FunctionType) -> bool:
         value = int.from_bytes(code[offset:offset + 8], "little")
         if symbol[0] in ("guard_record", "table"):
             known.add(value)
-        elif value != _resolve(symbol, fields, fn, fn.__globals__, _builtins_of(fn), None):
+        elif value != _resolve(symbol, fields, fn, fn.__globals__, _builtins_of(fn), None, None, counters):
             return False
         masked[offset:offset + 8] = bytes(8)
     for address in known:
@@ -390,7 +403,8 @@ def _relocatable(code: bytes, relocations: tuple, fn: FunctionType) -> bool:
 
 
 def _resolve(symbol: tuple, fields: dict, fn: FunctionType, globals_: dict, builtins_: dict,
-             guard_base: int | None, tables: list[int] | None = None) -> int:
+             guard_base: int | None, tables: list[int] | None = None, counters: int | None = None,
+             counter_slots: int | None = None) -> int:
     """This process's value of a relocation symbol (``backend.codegen.CodeGen.resolve``)."""
     kind = symbol[0]
     if kind == "runtime" and symbol[1] != "decoders":
@@ -399,6 +413,13 @@ def _resolve(symbol: tuple, fields: dict, fn: FunctionType, globals_: dict, buil
         return fields["decoders"][symbol[1]]
     if kind == "original":
         return id(fn)
+    if kind == "defaults":   # the tuple the code compares the original's __defaults__ with
+        if fn.__defaults__ is None:
+            raise KeyError(symbol)
+        return id(fn.__defaults__)
+    if kind == "counters" and counters is not None and (
+            counter_slots is None or 0 <= symbol[1] < counter_slots):
+        return counters + 8 * symbol[1]
     if kind == "globals":
         return id(globals_)
     if kind == "builtins":
@@ -426,7 +447,7 @@ def materialize(fn: FunctionType, entry: tuple, started: float) -> Any:
     from jitimport import native as _native
     from jitimport.execmem import default_arena
 
-    _, code, relocations, guards, tables, unbound, compile_seconds = entry
+    _, code, relocations, guards, tables, unbound, compile_seconds, causes, qualname = entry
     fields = _native.runtime_fields()
     globals_, builtins_ = fn.__globals__, _builtins_of(fn)
     buffer = (ctypes.c_uint64 * max(1, len(guards) * _RECORD_WORDS))()
@@ -442,44 +463,80 @@ def materialize(fn: FunctionType, entry: tuple, started: float) -> Any:
             _UINT64, _UINT64, id(globals_), id(builtins_), id(name), id(expected), mode]
     table_words = [(ctypes.c_uint64 * max(1, len(words)))(*words) for words in tables]
     table_addresses = [ctypes.addressof(words) for words in table_words]
+    # A fresh set of call counters (calls, then exits by cause), as the compiler allocates.
+    counters = (ctypes.c_uint64 * len(causes))()
+    counters_base = ctypes.addressof(counters)
     patched = bytearray(code)
     size = len(patched)
     for offset, symbol in relocations:
         if not 0 <= offset <= size - 8:
             return None
-        patched[offset:offset + 8] = (_resolve(symbol, fields, fn, globals_, builtins_, base, table_addresses)
-                                      & _UINT64).to_bytes(8, "little")
-    keep = (*table_words, buffer, *names, *objects) if guards else tuple(table_words)
+        patched[offset:offset + 8] = (_resolve(symbol, fields, fn, globals_, builtins_, base, table_addresses,
+                                               counters_base, len(causes)) & _UINT64).to_bytes(8, "little")
+    # As ``CodeGen.generate`` keeps: the tables, the defaults tuple the code compares with (so
+    # its address is not reused while the code lives), the counters, the guard records.
+    keep: tuple = (*table_words, fn.__defaults__, counters)
+    if guards:
+        keep += (buffer, *names, *objects)
     block = default_arena().install(bytes(patched), keep=keep)
     from time import perf_counter
 
-    loaded = _CachedInfo(fn, block.address, size, perf_counter() - started)
-    return _native.make_native(fn, block, block.address,
-                               {"info_factory": loaded.info, "unbound_globals": frozenset(unbound)})
+    buffers = _LoadedBuffers(counters, buffer, table_words)
+    loaded = _CachedInfo(fn, block.address, size, perf_counter() - started, buffers, list(causes), qualname)
+    native = _native.make_native(fn, block, block.address,
+                                 {"info_factory": loaded.info, "unbound_globals": frozenset(unbound)})
+    from jitimport import callstats
+
+    callstats.register(native, loaded)
+    return native
+
+
+class _LoadedBuffers:
+    """The writable memory of code loaded from the cache, shaped like ``codegen.CodeBuffers``
+    (which is not imported here: a warm import does not load the code generator); the tables
+    are in ``("table", k)`` order until :meth:`_CachedInfo.info` learns their keys."""
+
+    def __init__(self, counters: Any, guards: Any, tables: list) -> None:
+        self.counters = counters
+        self.guards = guards
+        self.table_list = tables
+        self.tables: dict[int, Any] = dict(enumerate(tables))
 
 
 class _CachedInfo:
     """``info()`` of a function loaded from the cache, built on first request (by compiling the
     function again: its IR and listing are what that compile gives, since codegen is deterministic)."""
 
-    def __init__(self, fn: FunctionType, address: int, size: int, seconds: float) -> None:
+    def __init__(self, fn: FunctionType, address: int, size: int, seconds: float, buffers: _LoadedBuffers,
+                 causes: list[str], name: str) -> None:
         import weakref
 
         self.source = weakref.ref(fn)
         self.address, self.size, self.seconds = address, size, seconds
+        #: What ``callstats`` reads of a ``CompileInfo``: the counters are the loaded code's.
+        self.buffers, self.causes, self.name = buffers, causes, name
 
     def info(self) -> Any:
         import dataclasses
 
         from jitimport import compiler
+        from jitimport.backend.codegen import CodeBuffers
 
         fn = self.source()
         if fn is None:
             return compiler.CompileInfo(compiled=True, from_cache=True, address=self.address,
-                                        code_size=self.size)
+                                        code_size=self.size, name=self.name, causes=self.causes)
         details = _info(compiler.compile_native(fn))
-        return dataclasses.replace(details, from_cache=True, address=self.address,
-                                   compile_seconds=self.seconds, stage_seconds={"cache": self.seconds})
+        # The loaded code's buffers, so that the listing (generated again with them) shows the
+        # installed bytes; the tables by the keys the new compile gave them (same order).
+        fresh = details.buffers
+        tables = self.buffers.table_list
+        buffers = CodeBuffers(self.buffers.counters, self.buffers.guards,
+                              dict(zip(fresh.tables, tables)) if fresh is not None and
+                              len(fresh.tables) == len(tables) else {})
+        return dataclasses.replace(details, from_cache=True, address=self.address, buffers=buffers,
+                                   causes=self.causes, compile_seconds=self.seconds,
+                                   stage_seconds={"cache": self.seconds})
 
 
 def _info(native: Any) -> Any:
