@@ -90,15 +90,36 @@ def format_report() -> str:
     modules: "dict[str, list[FunctionReport]]" = {}
     for r in rows:
         modules.setdefault(r.module, []).append(r)
+    counts = _call_counts()
     for module, items in modules.items():
         lines.append(f"  {module}")
         width = max(len(r.qualname) for r in items)
         for r in items:
             if r.native:
-                lines.append(f"    native  {r.qualname}")
+                lines.extend(_native_lines(r.qualname, width, counts.get((module, r.qualname))))
             else:
                 lines.append(f"    python  {r.qualname.ljust(width)}  {r.reason}")
     return "\n".join(lines)
+
+
+def _call_counts() -> "dict":
+    """(module, qualname) -> CallStats of the live natives; empty when no native was ever compiled
+    (the compiler loads ``callstats``: without it there is nothing to read, and nothing is imported)."""
+    callstats = sys.modules.get(f"{__package__.rpartition('.')[0]}.callstats")
+    return callstats.merged(callstats.stats()) if callstats is not None else {}
+
+
+def _native_lines(qualname: str, width: int, counts: "object | None") -> "list[str]":
+    """A native's line, with its call counts when it was called, and the flag when most calls fell back."""
+    if counts is None or not counts.calls:  # type: ignore[attr-defined]
+        return [f"    native  {qualname}"]
+    lines = [f"    native  {qualname.ljust(width)}  {counts.summary()}"]  # type: ignore[attr-defined]
+    pad = " " * (14 + width)
+    lines.extend(f"{pad}{cause}" for cause in counts.cause_lines())  # type: ignore[attr-defined]
+    warning = counts.warning()  # type: ignore[attr-defined]
+    if warning:
+        lines.append(f"{pad}! {warning}")
+    return lines
 
 
 def print_report(stream: "TextIO | None" = None) -> None:
