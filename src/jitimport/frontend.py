@@ -974,6 +974,8 @@ class Frontend:
         """``pow(b, e, m)`` for ``e >= 0`` and ``m > 0`` (a negative exponent is a modular
         inverse, a zero modulus raises, a negative one gives results <= 0: Python's)."""
         b, Opc = self.builder, ir.Opcode
+        if isinstance(exponent, ir.Const) and exponent.value < 0:
+            raise _Unsupported("pow() with a negative exponent (a modular inverse) runs in Python")
         self._split(b.binop(Opc.LE, modulus, ir.Const(0)),
                     "pow() with a modulus <= 0 runs in Python", exit_when=True)
         self._split(b.binop(Opc.LT, exponent, ir.Const(0)),
