@@ -23,10 +23,17 @@ from __future__ import annotations
 
 import json
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .compiler import CompileInfo
+
+
+class CompileInfo(Protocol):
+    """What this module reads of :class:`jitimport.compiler.CompileInfo` (a protocol, so that
+    this module, which the compiler imports, does not import the compiler back)."""
+
+    name: str
+    buffers: Any
+    causes: list[str]
 
 #: Share of calls falling back from which a function is flagged (it likely runs slower than Python).
 MOSTLY_FALLING_BACK = 0.5
