@@ -21,19 +21,22 @@ nothing is counted in Python.  ``JITIMPORT_REPORT=1``, ``--report`` and pytest's
 """
 from __future__ import annotations
 
-import json
 import weakref
-from typing import Any, Protocol
 
+#: Not ``typing.TYPE_CHECKING``: natives loaded from the machine-code cache register here, on the
+#: import hook's warm path, which does not load ``typing``.
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Protocol
 
+    class CompileInfo(Protocol):
+        """What this module reads of :class:`jitimport.compiler.CompileInfo` (a protocol: this
+        module, which the compiler imports, does not import the compiler back)."""
 
-class CompileInfo(Protocol):
-    """What this module reads of :class:`jitimport.compiler.CompileInfo` (a protocol, so that
-    this module, which the compiler imports, does not import the compiler back)."""
+        name: str
+        buffers: Any
+        causes: list[str]
 
-    name: str
-    buffers: Any
-    causes: list[str]
 
 #: Share of calls falling back from which a function is flagged (it likely runs slower than Python).
 MOSTLY_FALLING_BACK = 0.5
@@ -179,6 +182,8 @@ def write_json(path: str, module: str | None = None) -> None:
             continue
         key = qualname if module is not None else f"{row_module}:{qualname}"
         out[key] = {"native": row.native, "fallback": row.fallback, "fallbacks": row.fallbacks}
+    import json
+
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(out, handle, indent=1, sort_keys=True)
         handle.write("\n")
