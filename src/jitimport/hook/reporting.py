@@ -20,6 +20,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: type checkers treat any name 
 if TYPE_CHECKING:  # pragma: no cover
     from typing import TextIO
 
+    from ..callstats import CallStats
     from .function_report import FunctionReport
 
 _lock = allocate_lock()
@@ -102,21 +103,21 @@ def format_report() -> str:
     return "\n".join(lines)
 
 
-def _call_counts() -> "dict":
+def _call_counts() -> "dict[tuple[str, str], CallStats]":
     """(module, qualname) -> CallStats of the live natives; empty when no native was ever compiled
     (the compiler loads ``callstats``: without it there is nothing to read, and nothing is imported)."""
     callstats = sys.modules.get(f"{__package__.rpartition('.')[0]}.callstats")
     return callstats.merged(callstats.stats()) if callstats is not None else {}
 
 
-def _native_lines(qualname: str, width: int, counts: "object | None") -> "list[str]":
+def _native_lines(qualname: str, width: int, counts: "CallStats | None") -> "list[str]":
     """A native's line, with its call counts when it was called, and the flag when most calls fell back."""
-    if counts is None or not counts.calls:  # type: ignore[attr-defined]
+    if counts is None or not counts.calls:
         return [f"    native  {qualname}"]
-    lines = [f"    native  {qualname.ljust(width)}  {counts.summary()}"]  # type: ignore[attr-defined]
+    lines = [f"    native  {qualname.ljust(width)}  {counts.summary()}"]
     pad = " " * (14 + width)
-    lines.extend(f"{pad}{cause}" for cause in counts.cause_lines())  # type: ignore[attr-defined]
-    warning = counts.warning()  # type: ignore[attr-defined]
+    lines.extend(f"{pad}{cause}" for cause in counts.cause_lines())
+    warning = counts.warning()
     if warning:
         lines.append(f"{pad}! {warning}")
     return lines
