@@ -24,8 +24,8 @@ from importlib.machinery import BuiltinImporter, SourceFileLoader, SourcelessFil
 from importlib.util import MAGIC_NUMBER
 from typing import Callable
 
-USAGE = "usage: python -m jitimport [--report] [--] script.py|dir|zip|- [args ...]\n" \
-        "       python -m jitimport [--report] -m module [args ...]\n" \
+USAGE = "usage: python -m jitimport [--report] [--stats-out FILE] [--] script.py|dir|zip|- [args ...]\n" \
+        "       python -m jitimport [--report] [--stats-out FILE] -m module [args ...]\n" \
         "       python -m jitimport annotate path/to/module.py [-o out.html] [--text] [--stats stats.json]\n"
 
 HELP = USAGE + """
@@ -57,7 +57,12 @@ options:
                 of the command line goes to the module as sys.argv[1:]
   -             read the program from stdin (like python -)
   --report      at exit, print (to stderr) which functions became native and
-                which stayed Python, and why
+                which stayed Python, and why, with each native's calls and how
+                many fell back to Python (and why)
+  --stats-out FILE
+                at exit, write the call statistics of every native as JSON,
+                {"module:qualname": {"native": N, "fallback": M,
+                "fallbacks": {cause: count}}}: give it to `annotate --stats`
   -V, --version print the jitimport version and exit
   -h, --help    show this help and exit
   --            end of options (the next argument is the script)
@@ -83,6 +88,7 @@ in code:
   with jitimport.install(): ...         # hook active inside the block
   jitimport.install(include=["pkg.mod"])  # also compile modules without the pragma
   jitimport.report()                    # [(module, qualname, native, reason), ...]
+  jitimport.stats()                     # [CallStats(module, qualname, calls, native, fallback...)]
 """
 
 
@@ -104,6 +110,12 @@ def parse(argv: list[str]) -> tuple[dict[str, object], str | None, str | None, l
             return options, None, None, []
         if arg == "--report":
             options["report"] = True
+        elif arg == "--stats-out" or arg.startswith("--stats-out="):
+            value = arg.partition("=")[2] if "=" in arg else (argv[i + 1] if i + 1 < len(argv) else "")
+            if not value:
+                raise UsageError("argument --stats-out: expected a file name")
+            options["stats_out"] = value
+            i += 0 if "=" in arg else 1
         elif arg == "-m":
             if i + 1 >= len(argv):
                 raise UsageError("argument -m: expected a module name")
@@ -407,6 +419,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if options["report"]:
         print_at_exit()
+    if options.get("stats_out"):
+        from .callstats import write_json_at_exit
+
+        write_json_at_exit(str(options["stats_out"]))
     install()
     program = _Program(sys.modules.get("__main__"))
     sys.modules["__main__"] = program.module

@@ -37,7 +37,9 @@ PROG = "python -m jitimport annotate"
 
 STATS_HELP = (
     'JSON file of call counts per function, {"qualname": {"native": N, "fallback": M}, ...}: '
-    "N calls ran natively, M fell back to the Python original (shown under each def)"
+    "N calls ran natively, M fell back to the Python original (shown under each def); an optional "
+    '"fallbacks": {cause: count} gives the causes, and keys may be "module:qualname" (what '
+    "`python -m jitimport --stats-out FILE script.py` and jitimport.callstats.write_json write)"
 )
 
 
@@ -47,15 +49,24 @@ class AnnotateError(Exception):
 
 @dataclass(frozen=True)
 class CallCounts:
-    """Calls of one function in a run: how many ran natively, how many fell back to Python."""
+    """Calls of one function in a run: how many ran natively, how many fell back to Python, and why."""
 
     native: int
     fallback: int
+    #: (cause, count) of the fallbacks, most frequent first, when the file gives them.
+    fallbacks: tuple[tuple[str, int], ...] = ()
 
     def describe(self) -> str:
         total = self.native + self.fallback
         share = f" ({100 * self.fallback // total}% fell back)" if total else ""
-        return f"calls: {self.native} native, {self.fallback} fell back{share}"
+        text = f"calls: {self.native} native, {self.fallback} fell back{share}"
+        if self.fallbacks:
+            text += " — " + "; ".join(f"{count} {cause}" for cause, count in self.fallbacks[:3])
+            if len(self.fallbacks) > 3:
+                text += f"; {len(self.fallbacks) - 3} more cause(s)"
+        if total and 2 * self.fallback >= total:  # callstats.MOSTLY_FALLING_BACK
+            text += ". Runs slower than Python: most calls fall back"
+        return text
 
 
 @dataclass
@@ -158,8 +169,24 @@ def load_stats(path: str) -> dict[str, CallCounts]:
         values = [entry.get("native", 0), entry.get("fallback", 0)]
         if not all(type(v) is int and v >= 0 for v in values):
             raise AnnotateError(f"--stats {path}: {qualname!r}: 'native' and 'fallback' must be counts (ints >= 0)")
-        counts[qualname] = CallCounts(values[0], values[1])
+        causes = entry.get("fallbacks", {})
+        if not isinstance(causes, dict) or not all(
+                isinstance(cause, str) and type(count) is int and count >= 0 for cause, count in causes.items()):
+            raise AnnotateError(f"--stats {path}: {qualname!r}: 'fallbacks' must map causes to counts (ints >= 0)")
+        ranked = tuple(sorted(((c, n) for c, n in causes.items() if n), key=lambda item: (-item[1], item[0])))
+        counts[qualname] = CallCounts(values[0], values[1], ranked)
     return counts
+
+
+def stats_for(stats: dict[str, CallCounts], module_name: str, qualname: str) -> CallCounts | None:
+    """The counts of one function: a plain ``qualname`` key, else ``module:qualname`` for this module,
+    else ``__main__:qualname`` when the file has no key of this module (it ran as the main script)."""
+    if qualname in stats:
+        return stats[qualname]
+    found = stats.get(f"{module_name}:{qualname}")
+    if found is None and not any(key.startswith(f"{module_name}:") for key in stats):
+        found = stats.get(f"__main__:{qualname}")
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,8 +351,8 @@ def analyze_file(path: str, stats: dict[str, CallCounts] | None = None) -> Modul
     for index, (qualname, node) in enumerate(nodes):
         fn_facts = _facts_for(qualname, node)
         facts.functions.append(fn_facts)
-        if stats is not None and qualname in stats:
-            fn_facts.stats = stats[qualname]
+        if stats is not None:
+            fn_facts.stats = stats_for(stats, facts.module_name, qualname)
         if left_alone[index]:
             fn_facts.reason, fn_facts.reason_line = left_alone[index], fn_facts.def_line
             continue

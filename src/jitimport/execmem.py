@@ -26,7 +26,9 @@ import ctypes
 import mmap as _mmap_consts
 import os
 import threading
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover  (typing is not loaded on the hook's warm path)
+    from typing import Any
 
 PAGE_SIZE = _mmap_consts.PAGESIZE
 CHUNK_SIZE = 64 * 1024

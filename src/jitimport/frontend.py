@@ -129,6 +129,10 @@ _BUILTIN_CALLS = {"range": range, "min": min, "max": max, "abs": abs, "divmod": 
 _BUILTIN_ARITY = {"range": (1, 3), "min": (2, 8), "max": (2, 8), "abs": (1, 1), "divmod": (2, 2),
                   "pow": (2, 3)}
 
+#: The version tables name IR opcodes (so loading them needs no IR): resolved once here.
+_BINARY_OPS = {arg: ir.Opcode[name] for arg, name in BINARY_OPS.items()}
+_COMPARE_OPS = tuple(ir.Opcode[name] for name in COMPARE_OPS)
+
 #: Given what a global name holds, the Python function to inline for a call of it (None: the
 #: call is not inlined).
 CalleeResolver = Callable[[object], "types.FunctionType | None"]
@@ -680,7 +684,7 @@ class Frontend:
             arg -= BINARY_OP_INPLACE
         if arg in BINARY_OP_REJECTED:
             raise _Unsupported(BINARY_OP_REJECTED[arg])
-        op = BINARY_OPS.get(arg)
+        op = _BINARY_OPS.get(arg)
         if op is None:
             raise _Unsupported(f"binary operator #{arg} is not supported")
         right = self.pop_int()
@@ -695,7 +699,7 @@ class Frontend:
             raise _Unsupported(f"comparison #{index} is not supported")
         right = self.pop_int()
         left = self.pop_int()
-        self.push(self.builder.binop(COMPARE_OPS[index], left, right))
+        self.push(self.builder.binop(_COMPARE_OPS[index], left, right))
 
     def op_unary_negative(self, instr: Op) -> None:
         self.push(self.builder.unop(ir.Opcode.NEG, self.pop_int()))
@@ -970,6 +974,8 @@ class Frontend:
         """``pow(b, e, m)`` for ``e >= 0`` and ``m > 0`` (a negative exponent is a modular
         inverse, a zero modulus raises, a negative one gives results <= 0: Python's)."""
         b, Opc = self.builder, ir.Opcode
+        if isinstance(exponent, ir.Const) and exponent.value < 0:
+            raise _Unsupported("pow() with a negative exponent (a modular inverse) runs in Python")
         self._split(b.binop(Opc.LE, modulus, ir.Const(0)),
                     "pow() with a modulus <= 0 runs in Python", exit_when=True)
         self._split(b.binop(Opc.LT, exponent, ir.Const(0)),

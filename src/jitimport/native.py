@@ -37,7 +37,11 @@ import functools
 import sys
 import threading
 import types
-from typing import TYPE_CHECKING, Any, Callable, ParamSpec, TypeVar, overload
+#: Not ``typing.TYPE_CHECKING``: this module is on the import hook's warm path (machine code loaded
+#: from the cache), where importing ``typing`` (and ``re`` with it) would cost more than the rest.
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, ParamSpec, TypeVar, overload
 
 from . import capi as _capi
 from .execmem import CodeBlock, default_arena
@@ -228,9 +232,14 @@ def is_native(obj: object) -> bool:
     return type(_unverified(obj)) is NativeFunction
 
 
-_Obj = TypeVar("_Obj")
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
+if TYPE_CHECKING:  # pragma: no cover
+    _Obj = TypeVar("_Obj")
+    _P = ParamSpec("_P")
+    _R = TypeVar("_R")
+else:
+    def overload(fn: object) -> object:
+        """Stands in for ``typing.overload`` at run time (the implementation below wins)."""
+        return fn
 
 
 @overload

@@ -7,8 +7,10 @@ It does nothing unless asked:
   conftest file or test module, so the code under test and pragma test modules
   go native for the whole session;
 * ``--jitimport-report`` adds a terminal summary section: which functions went
-  native, which stayed Python and why (from ``jitimport.report()``; with
-  pytest-xdist, the workers' rows are gathered on the controller);
+  native, which stayed Python and why (from ``jitimport.report()``), and for
+  each native that was called, its calls, how many fell back and why, flagged
+  when most calls fall back (``jitimport.stats()``); with pytest-xdist, the
+  workers' rows are gathered on the controller and their counts added up;
 * ``--jitimport-verify`` turns on verify mode (``JITIMPORT_VERIFY=1``) for the
   session: every native call also runs the Python original and compares.
 
@@ -50,7 +52,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--jitimport-report", action="store_true", default=False,
-        help="add a terminal summary section: which functions went native, which stayed Python and why",
+        help="add a terminal summary section: which functions went native, which stayed Python and why, and "
+             "for each native its calls and how many fell back to Python (and why)",
     )
     group.addoption(
         "--jitimport-verify", action="store_true", default=False,
@@ -149,12 +152,41 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 # --- the report -------------------------------------------------------------------------------
 
-def _rows() -> list[tuple[str, str, bool, str | None]]:
+#: One report row: (module, qualname, native, reason, call counts or None).  The counts are
+#: ``CallStats.as_dict()`` (plain data: xdist sends the rows from its workers through execnet).
+Row = tuple[str, str, bool, "str | None", "dict[str, Any] | None"]
+
+
+def _rows() -> list[Row]:
     if "jitimport.hook.reporting" not in sys.modules:
         return []
     import jitimport
 
-    return [tuple(row) for row in jitimport.report()]  # type: ignore[misc]
+    counts: dict[tuple[str, str], Any] = {}
+    if "jitimport.callstats" in sys.modules:  # loaded by the compiler: natives exist
+        from . import callstats
+
+        counts = callstats.merged(callstats.stats())
+    rows: list[Row] = []
+    for module, qualname, native, reason in jitimport.report():
+        found = counts.get((module, qualname)) if native else None
+        rows.append((module, qualname, native, reason, found.as_dict() if found is not None else None))
+    return rows
+
+
+def _merge_rows(into: dict[tuple[str, str], Row], rows: Any) -> None:
+    """Add ``rows`` (this process's or a worker's) to ``into``: the call counts of one function in
+    several processes are added up."""
+    for row in rows:
+        module, qualname, native, reason, counts = (*row, None)[:5]
+        previous = into.get((module, qualname))
+        if previous is not None and previous[4] is not None and counts is not None:
+            from .callstats import CallStats
+
+            counts = CallStats.from_dict(previous[4]).merge(CallStats.from_dict(counts)).as_dict()
+        elif previous is not None and counts is None:
+            counts = previous[4]
+        into[module, qualname] = (module, qualname, native, reason, counts)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -164,18 +196,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         workeroutput[_REPORT_KEY] = _rows()
 
 
-_worker_rows: dict[tuple[str, str], tuple[str, str, bool, str | None]] = {}
+_worker_rows: dict[tuple[str, str], Row] = {}
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: object) -> None:
     """On the xdist controller: gather a finished worker's rows (hook specified by xdist)."""
-    for row in getattr(node, "workeroutput", {}).get(_REPORT_KEY, ()):
-        module, qualname, native, reason = row
-        _worker_rows[module, qualname] = (module, qualname, native, reason)
+    _merge_rows(_worker_rows, getattr(node, "workeroutput", {}).get(_REPORT_KEY, ()))
 
 
-def format_summary(rows: list[tuple[str, str, bool, str | None]], active: bool) -> list[str]:
+def format_summary(rows: list[Row], active: bool) -> list[str]:
     """The lines of the terminal summary section."""
     if not rows:
         if not active:
@@ -187,19 +217,38 @@ def format_summary(rows: list[tuple[str, str, bool, str | None]], active: bool) 
     lines = [f"{len(native)} function(s) native, {len(python)} kept in Python"]
     if native:
         lines.append("native:")
-        lines.extend(f"  {module}.{qualname}" for module, qualname, _, _ in native)
+        width = max(len(f"{r[0]}.{r[1]}") for r in native)
+        for module, qualname, _, _, counts in native:
+            lines.extend(_native_lines(f"{module}.{qualname}", width, counts))
     if python:
         lines.append("kept in Python:")
-        width = max(len(f"{m}.{q}") for m, q, _, _ in python)
-        lines.extend(f"  {(module + '.' + qualname).ljust(width)}  {reason}" for module, qualname, _, reason in python)
+        width = max(len(f"{r[0]}.{r[1]}") for r in python)
+        lines.extend(f"  {(r[0] + '.' + r[1]).ljust(width)}  {r[3]}" for r in python)
+    return lines
+
+
+def _native_lines(name: str, width: int, counts: dict[str, Any] | None) -> list[str]:
+    """A native's line: its calls (with the top fallback causes, and a flag when most calls fall back)."""
+    if counts is None or not counts.get("calls"):
+        return [f"  {name}"]
+    from .callstats import CallStats
+
+    stats = CallStats.from_dict(counts)
+    pad = " " * (4 + width)
+    lines = [f"  {name.ljust(width)}  {stats.summary()}"]
+    lines.extend(f"{pad}{cause}" for cause in stats.cause_lines())
+    warning = stats.warning()
+    if warning:
+        lines.append(f"{pad}! {warning}")
     return lines
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if not config.getoption("jitimport_report"):
         return
-    rows = {(r[0], r[1]): r for r in _rows()}
-    rows.update(_worker_rows)
+    rows: dict[tuple[str, str], Row] = {}
+    _merge_rows(rows, _rows())
+    _merge_rows(rows, _worker_rows.values())
     active = _session_key in config.stash or _hook_installed() or bool(_worker_rows)
     terminalreporter.write_sep("=", "jitimport")
     for line in format_summary(list(rows.values()), active):

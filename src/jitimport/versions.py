@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import opcode as _opcode
 import sys
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
-from .ir import Opcode
+#: Not ``typing.TYPE_CHECKING``: this module is loaded on the warm path of the import hook (a
+#: module whose machine code comes from the cache), where ``typing`` and ``dataclasses`` would
+#: cost more than everything else; hence plain classes and opcode *names* (the frontend maps
+#: them to :class:`jitimport.ir.Opcode`).
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Mapping
 
 
-@dataclass(frozen=True)
 class LongLayout:
     """Where ``PyLongObject`` keeps its sign, digit count and digits (64-bit build).
 
@@ -25,16 +28,33 @@ class LongLayout:
     2 negative) at ``size_offset``; a value with at most one digit is "compact".
     """
 
-    kind: str
-    size_offset: int = 16
-    digits_offset: int = 24
-    digit_bits: int = 30
+    __slots__ = ("kind", "size_offset", "digits_offset", "digit_bits")
+
+    def __init__(self, kind: str, size_offset: int = 16, digits_offset: int = 24,
+                 digit_bits: int = 30) -> None:
+        self.kind = kind
+        self.size_offset = size_offset
+        self.digits_offset = digits_offset
+        self.digit_bits = digit_bits
+
+    def _key(self) -> tuple[str, int, int, int]:
+        return (self.kind, self.size_offset, self.digits_offset, self.digit_bits)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LongLayout) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return "LongLayout(kind={!r}, size_offset={}, digits_offset={}, digit_bits={})".format(*self._key())
 
 
-#: BINARY_OP's argument (NB_* in CPython's opcode.h); 13 and up are the in-place forms.
-BINARY_OPS: Mapping[int, Opcode] = MappingProxyType({
-    0: Opcode.ADD, 1: Opcode.AND, 2: Opcode.FLOORDIV, 3: Opcode.LSHIFT, 5: Opcode.MUL,
-    6: Opcode.MOD, 7: Opcode.OR, 8: Opcode.POW, 9: Opcode.RSHIFT, 10: Opcode.SUB, 12: Opcode.XOR,
+#: BINARY_OP's argument (NB_* in CPython's opcode.h) -> the IR opcode's name; 13 and up are the
+#: in-place forms.
+BINARY_OPS: Mapping[int, str] = MappingProxyType({
+    0: "ADD", 1: "AND", 2: "FLOORDIV", 3: "LSHIFT", 5: "MUL",
+    6: "MOD", 7: "OR", 8: "POW", 9: "RSHIFT", 10: "SUB", 12: "XOR",
 })
 BINARY_OP_INPLACE = 13
 BINARY_OP_REJECTED: Mapping[int, str] = MappingProxyType({
@@ -43,7 +63,7 @@ BINARY_OP_REJECTED: Mapping[int, str] = MappingProxyType({
 })
 
 #: COMPARE_OP's comparison index (``dis.cmp_op`` order) -> IR opcode.
-COMPARE_OPS: tuple[Opcode, ...] = (Opcode.LT, Opcode.LE, Opcode.EQ, Opcode.NE, Opcode.GT, Opcode.GE)
+COMPARE_OPS: tuple[str, ...] = ("LT", "LE", "EQ", "NE", "GT", "GE")
 
 # Bytecode shared by every supported version -> frontend action.
 _COMMON_ACTIONS = {
@@ -98,22 +118,40 @@ def refusal(opname: str) -> str:
     return f"bytecode {opname} is not supported"
 
 
-@dataclass(frozen=True)
 class VersionTable:
-    version: tuple[int, int]
-    actions: Mapping[str, str]
-    long_layout: LongLayout
-    #: CALL_INTRINSIC_1 arguments the frontend understands (3.12+ moved unary + there).
-    intrinsics: Mapping[int, str] = field(default_factory=dict)
-    #: COMPARE_OP's argument >> compare_shift is the comparison index (3.12 keeps
-    #: cache hints in the low 4 bits, 3.13 in the low 5, with bit 4 "convert to bool").
-    compare_shift: int = 0
-    #: Code units FOR_ITER skips past its target when the iterator is exhausted (3.12 skips
-    #: END_FOR, 3.13 END_FOR and POP_TOP).
-    for_iter_skip: int = 0
-    #: Where a dict keeps its version tag (changed by every mutation): guards on module
-    #: globals and builtins compare it (the field is deprecated but present in 3.11-3.13).
-    dict_version_offset: int = 24
+    """One interpreter version's facts.
+
+    ``version``              (major, minor);
+    ``actions``              bytecode name -> frontend action;
+    ``long_layout``          how an int is laid out;
+    ``intrinsics``           CALL_INTRINSIC_1 arguments the frontend understands (3.12+ moved
+                             unary + there);
+    ``compare_shift``        COMPARE_OP's argument >> compare_shift is the comparison index (3.12
+                             keeps cache hints in the low 4 bits, 3.13 in the low 5, with bit 4
+                             "convert to bool");
+    ``for_iter_skip``        code units FOR_ITER skips past its target when the iterator is
+                             exhausted (3.12 skips END_FOR, 3.13 END_FOR and POP_TOP);
+    ``dict_version_offset``  where a dict keeps its version tag (changed by every mutation):
+                             guards on module globals and builtins compare it (the field is
+                             deprecated but present in 3.11-3.13).
+    """
+
+    __slots__ = ("version", "actions", "long_layout", "intrinsics", "compare_shift", "for_iter_skip",
+                 "dict_version_offset")
+
+    def __init__(self, version: tuple[int, int], actions: Mapping[str, str], long_layout: LongLayout,
+                 intrinsics: Mapping[int, str] | None = None, compare_shift: int = 0,
+                 for_iter_skip: int = 0, dict_version_offset: int = 24) -> None:
+        self.version = version
+        self.actions = actions
+        self.long_layout = long_layout
+        self.intrinsics: Mapping[int, str] = intrinsics if intrinsics is not None else {}
+        self.compare_shift = compare_shift
+        self.for_iter_skip = for_iter_skip
+        self.dict_version_offset = dict_version_offset
+
+    def __repr__(self) -> str:
+        return f"VersionTable(version={self.version!r})"
 
 
 PY311 = VersionTable(

@@ -150,7 +150,8 @@ def test_report_flag_and_env(tree) -> None:
     assert "native  area" in report and "native  Box.volume" in report and "native  Box.scaled" in report
     assert "python  kept" in report and "skipped by '# minijit: skip'" in report
     assert "python  uses_global" in report
-    env_report = run_code("import jitimport; jitimport.install(); import geo",
+    assert "native  area         1 call: all native" in report  # call statistics: main.py called it once
+    env_report = run_code("import jitimport; jitimport.install(); import geo; geo.area(2, 3)",
                           cwd, base_env(JITIMPORT_REPORT="1")).ok()
     assert env_report.stderr == report
 

@@ -11,9 +11,10 @@ per-instruction opcode tables.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover  (annotations only: not loaded on the hook's warm path)
+    from collections.abc import Callable
 from itertools import accumulate
-from dataclasses import dataclass
 from enum import IntEnum
 
 __all__ = ["Reg", "Mem", "Cond", "Label", "EncodingError", "Assembler"]
@@ -76,21 +77,37 @@ _R8 = ("al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil",
        "r8b", "r9b", "r10b", "r11b", "r12b", "r13b", "r14b", "r15b")
 
 
-@dataclass(frozen=True)
 class Mem:
     """Memory operand ``[base + disp]``; disp is a signed 32-bit integer.
 
-    Validated on construction so a bad operand is reported where it is made.
+    Validated on construction so a bad operand is reported where it is made.  A plain
+    immutable class (not a dataclass: the encoder is loaded on the import hook's warm path,
+    to build the shared stubs, where ``dataclasses`` would cost more than the encoder).
     """
 
+    __slots__ = ("base", "disp")
     base: Reg
-    disp: int = 0
+    disp: int
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.base, Reg):
-            raise EncodingError(f"Mem base must be a Reg, not {self.base!r}")
-        if not _is_int(self.disp) or not -(1 << 31) <= self.disp < (1 << 31):
-            raise EncodingError(f"Mem displacement {self.disp!r} does not fit a signed 32-bit field")
+    def __init__(self, base: Reg, disp: int = 0) -> None:
+        if not isinstance(base, Reg):
+            raise EncodingError(f"Mem base must be a Reg, not {base!r}")
+        if not _is_int(disp) or not -(1 << 31) <= disp < (1 << 31):
+            raise EncodingError(f"Mem displacement {disp!r} does not fit a signed 32-bit field")
+        object.__setattr__(self, "base", base)
+        object.__setattr__(self, "disp", disp)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Mem is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mem) and self.base == other.base and self.disp == other.disp
+
+    def __hash__(self) -> int:
+        return hash((self.base, self.disp))
+
+    def __repr__(self) -> str:
+        return f"Mem(base={self.base!r}, disp={self.disp!r})"
 
 
 class Label:

@@ -20,6 +20,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: type checkers treat any name 
 if TYPE_CHECKING:  # pragma: no cover
     from typing import TextIO
 
+    from ..callstats import CallStats
     from .function_report import FunctionReport
 
 _lock = allocate_lock()
@@ -90,15 +91,38 @@ def format_report() -> str:
     modules: "dict[str, list[FunctionReport]]" = {}
     for r in rows:
         modules.setdefault(r.module, []).append(r)
+    counts = _call_counts()
     for module, items in modules.items():
         lines.append(f"  {module}")
         width = max(len(r.qualname) for r in items)
         for r in items:
             if r.native:
-                lines.append(f"    native  {r.qualname}  ({r.reason})" if r.reason else f"    native  {r.qualname}")
+                lines.extend(_native_lines(r.qualname, width, counts.get((module, r.qualname)), r.reason))
             else:
                 lines.append(f"    python  {r.qualname.ljust(width)}  {r.reason}")
     return "\n".join(lines)
+
+
+def _call_counts() -> "dict[tuple[str, str], CallStats]":
+    """(module, qualname) -> CallStats of the live natives; empty when no native was ever compiled
+    (the compiler loads ``callstats``: without it there is nothing to read, and nothing is imported)."""
+    callstats = sys.modules.get(f"{__package__.rpartition('.')[0]}.callstats")
+    return callstats.merged(callstats.stats()) if callstats is not None else {}
+
+
+def _native_lines(qualname: str, width: int, counts: "CallStats | None", note: "str | None" = None) -> "list[str]":
+    """A native's line, with its call counts when it was called, and the flag when most calls fell back;
+    ``note`` ends the line in parentheses (``from cache``)."""
+    suffix = f"  ({note})" if note else ""
+    if counts is None or not counts.calls:
+        return [f"    native  {qualname}{suffix}"]
+    lines = [f"    native  {qualname.ljust(width)}  {counts.summary()}{suffix}"]
+    pad = " " * (14 + width)
+    lines.extend(f"{pad}{cause}" for cause in counts.cause_lines())
+    warning = counts.warning()
+    if warning:
+        lines.append(f"{pad}! {warning}")
+    return lines
 
 
 def print_report(stream: "TextIO | None" = None) -> None:
