@@ -164,6 +164,13 @@ def apply_event(event: tuple[Any, ...], namespace: dict[str, Any], builtins_dict
         raise ValueError(f"unknown module event {event!r}")
 
 
+def _copied(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``args`` and ``kwargs`` with every list argument copied."""
+    def fresh(value: Any) -> Any:
+        return list(value) if type(value) is list else value
+    return tuple(fresh(a) for a in args), {k: fresh(v) for k, v in kwargs.items()}
+
+
 def _new_module(name: str, real_builtins: bool) -> types.ModuleType:
     """A fresh module, in ``sys.modules`` while its job runs; its builtins are ``builtins``
     itself or a private copy of its dict (so patches stay in the job)."""
@@ -232,8 +239,9 @@ def run_module_job(k: int, job: dict[str, Any], compile_fn: Callable[[Any], Any]
             if verbose:
                 _emit({"case": j})
             _, args, kwargs = event
-            expected = outcome(ref.__dict__[main], args, kwargs)
-            got = outcome(nat.__dict__[main], args, kwargs)
+            # Each side gets its own copy of a list argument: ``t0 = b; t0 *= K0`` changes it.
+            expected = outcome(ref.__dict__[main], *_copied(args, kwargs))
+            got = outcome(nat.__dict__[main], *_copied(args, kwargs))
             cases += 1
             if not same_outcome(expected, got):
                 mismatches += 1

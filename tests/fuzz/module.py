@@ -38,7 +38,7 @@ import operator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .child import MyInt, apply_event
+from .child import MyInt, _copied, apply_event
 from .gen import (_STEPS, GUARD_NAMESPACE, LOCAL_NAMES, Assign, Binary, Call, Compare, Const,
                   FuncSpec, Generator, If, Method, ModuleContext, Return, Subscript, TooBig,
                   TooLong, TupleExpr, Var)
@@ -467,7 +467,8 @@ def guard_job(job: ModuleJob) -> tuple[int, int]:
                 continue
             _STEPS.count = _STEPS.work = _STEPS.calls = 0
             try:
-                namespace[main](*event[1], **event[2])
+                args, kwargs = _copied(event[1], event[2])
+                namespace[main](*args, **kwargs)
             except TooBig:
                 big += 1
                 continue

@@ -592,7 +592,7 @@ def module_candidates(job: ModuleJob, case: int) -> Iterator[ModuleJob]:
     import dataclasses as dc
     events = job.events[:case + 1]
     changes = [e for e in events[:-1] if e[0] != "call"]
-    seen: set[str] = set()
+    seen: set[str] = {repr(ModuleJob(job.spec, events).payload())}   # no "shrink" to itself
 
     def fresh(candidate: ModuleJob) -> bool:
         key = repr(candidate.payload())
