@@ -197,6 +197,8 @@ def _small_const_count(instr: Instr) -> bool:
 
 
 def _hash_like(fn: ir.Function) -> bool:
+    if any(type(d) is int and d > ir.INT64_MAX for d in fn.defaults):
+        return True   # a default such as seed=2**64 - 1 only fits unsigned, like such a constant
     for instr in fn.instructions():
         mask = mask_of(instr)
         if mask is not None and mask >= (1 << 31) - 1:

@@ -198,6 +198,17 @@ SOURCES = {
                 y = (x + n // x) // 2
             return x
     """,
+    "pow_mod_bit_count": """
+        def f(b, e, m):
+            return pow(b, e, m) + (b ^ e).bit_count() - m.bit_count()
+    """,
+    "tuple_result": "def f(a, b):\n    return a.bit_count(), a < b, divmod(a, b)[1]\n",
+    "constant_tuple_subscript": """
+        def f(i, j):
+            if j > 3:
+                return (10, -20, 30, 40)[i]
+            return (7, 8, 2**63 - 1)[i % 3] * j
+    """,
 }
 
 ARGS = [0, 1, -1, 2, 3, 7, -8, 10, 100, 2**31, -(2**31), 2**62, 2**63 - 1, -(2**63), 2**63, 2**64 - 1, 2**64,
