@@ -1297,8 +1297,14 @@ def _apply(op: str, x: Any, y: Any) -> Any:
         if isinstance(x, int) and isinstance(y, int) and _bits(x) * y > BIT_LIMIT:
             raise TooBig
         return x ** y
-    if op == "*" and _bits(x) + _bits(y) > BIT_LIMIT:
-        raise TooBig
+    if op == "*":
+        if _bits(x) + _bits(y) > BIT_LIMIT:
+            raise TooBig
+        # A module constant rebound to a str, or a tuple parameter: ``'7' * n`` repeats it.
+        for sequence, count in ((x, y), (y, x)):
+            if isinstance(sequence, (str, tuple, list)) and isinstance(count, int) \
+                    and len(sequence) * count > BIT_LIMIT:
+                raise TooBig
     return _OPS[op](x, y)
 
 
@@ -1416,7 +1422,7 @@ def check(spec: FuncSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         warnings.simplefilter("ignore")  # ~True is deprecated: noise here, CPython's own concern
         try:
             fn(*args, **kwargs)
-        except TooBig:
+        except (TooBig, MemoryError):   # MemoryError here may be an allocation that succeeds there
             return "big"
         except TooLong:
             return "long"

@@ -469,7 +469,7 @@ def guard_job(job: ModuleJob) -> tuple[int, int]:
             try:
                 args, kwargs = _copied(event[1], event[2])
                 namespace[main](*args, **kwargs)
-            except TooBig:
+            except (TooBig, MemoryError):   # an allocation that may succeed in the child
                 big += 1
                 continue
             except TooLong:
