@@ -7,7 +7,7 @@ what it must:
   any failure of the transform falls back to the plain compile, so a syntax
   error raises exactly the ``SyntaxError`` that plain Python raises.  Its
   code still holds the transform's marker constants, so it can be cached.
-* ``get_code`` binds those markers to the runtime (``transform.bind_runtime``)
+* ``get_code`` binds those markers to the runtime (``markers.bind_runtime``)
   on the way out, whether the code came from the cache or from the source.
 * ``exec_module`` runs the module, then lets ``runtime.revisit`` compile again
   the functions that read a global bound only further down the module, then
@@ -26,7 +26,7 @@ import sys
 from importlib.machinery import SourceFileLoader
 from importlib.util import cache_from_source
 
-from .transform import TRANSFORM_VERSION, bind_runtime, transform_to_code
+from .markers import TRANSFORM_VERSION, bind_runtime
 
 
 
@@ -104,6 +104,8 @@ class JitSourceFileLoader(SourceFileLoader):
 
     def source_to_code(self, data, path, *, _optimize=-1):  # type: ignore[override]
         try:
+            from .transform import transform_to_code   # only when the source is compiled
+
             return transform_to_code(data, path, _optimize)
         except SyntaxError:
             syntax_error = True

@@ -26,7 +26,11 @@ from __future__ import annotations
 
 from _thread import allocate_lock
 from types import FunctionType
-from typing import Any, Callable, TypeVar
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover  (typing is not loaded on the warm path)
+    from typing import Any, Callable, TypeVar
+
+    F = TypeVar("F")
 
 from .. import config
 from . import reporting as _report
@@ -45,7 +49,6 @@ class _LazyLog:
 
 log = _LazyLog()
 
-F = TypeVar("F")
 
 #: The report's reason for a native function whose machine code came from the cache.
 FROM_CACHE = "from cache"

@@ -44,22 +44,13 @@ import ast
 import io
 import tokenize
 from types import CodeType
-from typing import Callable
 
 from .classbody import implicit_wrapper, left_alone_reason
+from .markers import INSTANCE, KEEP, MARK, SWAP_MARKER, TRANSFORM_VERSION, bind_runtime
 from .pragma import is_skip_comment
 
-#: First item of every injected marker constant (a NUL: never in a literal of real source).
-MARK = "\x00jitimport"
-#: The marker decorator of a function to swap; bound to ``runtime.swap``.
-SWAP_MARKER = (MARK, "swap")
-#: ``(MARK, "keep", qualname, reason)``: bound to ``runtime.keep(qualname, reason)``.
-KEEP = "keep"
-#: ``(MARK, "instance", n)``: a def inside a function, or a lambda (site ``n`` of the module);
-#: bound to a fresh ``runtime.InstanceSite`` per site and per execution of the module.
-INSTANCE = "instance"
-#: Bump whenever the generated code changes: it is part of the pyc cache tag.
-TRANSFORM_VERSION = 4
+__all__ = ["INSTANCE", "KEEP", "MARK", "SWAP_MARKER", "TRANSFORM_VERSION", "bind_runtime",
+           "compile_transformed", "plan_functions", "transform_to_code", "transform_tree"]
 
 # Block statements whose bodies still run at module / class-body level.
 _BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers")
@@ -264,47 +255,6 @@ def transform_to_code(source: bytes, filename: str, optimize: int = -1) -> CodeT
     tree = compile(source, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True, optimize=optimize)
     transform_tree(tree, source)
     return compile(tree, filename, "exec", dont_inherit=True, optimize=optimize)
-
-
-def bind_runtime(code: CodeType) -> CodeType:
-    """``code`` with every marker constant replaced by the runtime function it stands for.
-
-    Code without markers (plain Python, or a module whose transform failed) is
-    returned as it is.  The result cannot be marshalled: bind right before
-    executing, never before caching.
-    """
-    from . import runtime
-
-    def bind(marker: tuple) -> object | None:
-        if marker == SWAP_MARKER:
-            return runtime.swap
-        if len(marker) == 4 and marker[1] == KEEP:
-            return runtime.keep(marker[2], marker[3])
-        if len(marker) == 3 and marker[1] == INSTANCE:
-            return runtime.InstanceSite()
-        return None
-
-    return _replace_markers(code, bind)
-
-
-def _replace_markers(code: CodeType, bind: Callable[[tuple], object | None]) -> CodeType:
-    # Markers sit in module and class-body code objects, which can be nested in
-    # any other code object (a class in a function, a 3.12 generic class's
-    # annotation scope): walk them all.
-    consts = list(code.co_consts)
-    changed = False
-    for i, const in enumerate(consts):
-        if type(const) is tuple and const and const[0] == MARK:
-            bound = bind(const)
-            if bound is not None:
-                consts[i] = bound
-                changed = True
-        elif type(const) is CodeType:
-            inner = _replace_markers(const, bind)
-            if inner is not const:
-                consts[i] = inner
-                changed = True
-    return code.replace(co_consts=tuple(consts)) if changed else code
 
 
 def compile_transformed(source: bytes, filename: str, optimize: int = -1) -> CodeType:
