@@ -115,6 +115,8 @@ class Representation:
 
     kinds: dict[Value, Kind] = field(default_factory=dict)
     types: dict[Value, PyType] = field(default_factory=dict)
+    #: Values proven to lie in [0, 2**bits), by bits (see :func:`bit_bound`); a memo.
+    bounds: dict[Value, int | None] = field(default_factory=dict)
 
     def kind(self, value: Value) -> Kind:
         if isinstance(value, Const):
@@ -299,6 +301,42 @@ def _bitwise_only_params(fn: ir.Function, full: set[Value]) -> set[Param]:
     return ok
 
 
+def bit_bound(value: Value, rep: Representation, depth: int = 0) -> int | None:
+    """``b`` when ``value`` is proven to lie in [0, 2**b) whatever the arguments: a
+    non-negative constant, ``x & M``, a right shift of a bounded value or of an unsigned
+    parameter, ``|``/``^`` of bounded values, a left shift of a bounded value by a constant, a
+    comparison.  Structural only (no kind that the fixpoint may still raise), so memoized."""
+    if isinstance(value, Const):
+        return int(value.value).bit_length() if value.value >= 0 else None
+    if not isinstance(value, Instr) or depth > 50:
+        return None
+    if value in rep.bounds:
+        return rep.bounds[value]
+    op, args = value.op, value.args
+    count = args[1].value if len(args) == 2 and isinstance(args[1], Const) else None
+    bound: int | None = None
+    if op.is_compare:
+        bound = 1
+    elif op in (Opcode.BIT_LENGTH, Opcode.BIT_COUNT):
+        bound = 7
+    elif op is Opcode.AND:
+        known = [b for b in (bit_bound(a, rep, depth + 1) for a in args) if b is not None]
+        bound = min(known) if known else None
+    elif op in (Opcode.OR, Opcode.XOR):
+        both = [bit_bound(a, rep, depth + 1) for a in args]
+        bound = None if None in both else max(both)  # type: ignore[type-var]
+    elif op is Opcode.RSHIFT and count is not None and count >= 0:
+        inner = bit_bound(args[0], rep, depth + 1)
+        if inner is None and isinstance(args[0], Param) and rep.kinds.get(args[0]) in (Kind.UNSIGNED, Kind.SMALL):
+            inner = 64   # a parameter's kind is fixed before the fixpoint (others may still rise)
+        bound = None if inner is None else max(0, inner - count)
+    elif op is Opcode.LSHIFT and count is not None and 0 <= count < 64:
+        inner = bit_bound(args[0], rep, depth + 1)
+        bound = None if inner is None else inner + count
+    rep.bounds[value] = bound
+    return bound
+
+
 def _kind_of(instr: Instr, exact: bool, rep: Representation) -> Kind:
     op = instr.op
     mask = mask_of(instr)
@@ -319,6 +357,11 @@ def _kind_of(instr: Instr, exact: bool, rep: Representation) -> Kind:
     kinds = [rep.kind(a) if (isinstance(a, Const) or a in rep.kinds) else Kind.SMALL for a in instr.args]
     if op is Opcode.POS:
         return kinds[0]
+    if op is Opcode.LSHIFT:
+        # ``(x & 0xFFFFFFFF) << 32``: proven to fit unsigned, so no overflow check is needed.
+        bound = bit_bound(instr, rep)
+        if bound is not None and bound <= 64:
+            return Kind.SMALL if bound <= 63 else Kind.UNSIGNED
     if op is Opcode.AND:
         if any(k is Kind.SMALL for k in kinds):
             return Kind.SMALL

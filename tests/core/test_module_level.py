@@ -705,3 +705,31 @@ def test_signal_handler_rebinding_a_constant_during_a_native_loop() -> None:
     # (an exit re-runs the function, which may see K != 1 at once: 0).
     assert 0 <= int(result) < 10**15, describe(proc)
     assert second == "again 0", describe(proc)
+
+
+# -- left shifts proven to fit ---------------------------------------------------------------
+def test_left_shift_of_a_masked_value_needs_no_overflow_exit() -> None:
+    """``((t & 0xFFFFFFFF) << 32) | (t >> 32)`` (siphash's word swap) fits in [0, 2**64): it
+    runs natively for every 64-bit t instead of exiting as an overflow; one more bit of mask
+    and the shift may leave 64 bits, which must still give Python's big int."""
+    swap = define("""
+        def swap(t):
+            return ((t & 0xFFFFFFFF) << 32) | (t >> 32)
+    """)
+    wide = define("""
+        def wide(t):
+            return ((t & 0x1FFFFFFFF) << 32) | (t >> 32)
+    """)
+    flag = define("""
+        def flag(a, b):
+            return (a < b) << 63
+    """)
+    nswap, nwide, nflag = (jitimport.compile_native(f) for f in (swap, wide, flag))
+    for t in [0, 1, 2**32 - 1, 2**32, 2**63 - 1, 2**63, 2**64 - 1, 0xDEADBEEFCAFEBABE]:
+        result, exited = fell_back(nswap, t)
+        assert result == outcome(swap, t) and not exited, t
+        assert fell_back(nwide, t)[0] == outcome(wide, t)
+    assert fell_back(nwide, 2**64 - 1)[0][2] > 2**64   # past 64 bits: Python's value, via the exit
+    for a, b in [(1, 2), (2, 1)]:
+        result, exited = fell_back(nflag, a, b)
+        assert result == outcome(flag, a, b) and not exited
