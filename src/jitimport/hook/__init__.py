@@ -15,7 +15,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Iterable
 
     from .activate import Handle
-    from .reporting import FunctionReport, report
+    from .function_report import FunctionReport
+    from .reporting import report
 
 __all__ = ["install", "uninstall", "report", "FunctionReport"]
 

@@ -29,7 +29,9 @@ except ImportError:  # pragma: no cover - an interpreter without the frozen boot
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: type checkers treat any name TYPE_CHECKING as true
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Sequence
     from importlib.machinery import ModuleSpec
+    from types import ModuleType
 
 
 class JitFinder:
@@ -62,7 +64,9 @@ class JitFinder:
             self.off = True
         return self._ready
 
-    def find_spec(self, fullname: str, path=None, target=None) -> "ModuleSpec | None":
+    def find_spec(
+        self, fullname: str, path: "Sequence[str] | None" = None, target: "ModuleType | None" = None
+    ) -> "ModuleSpec | None":
         # Hot path: runs for every import while the hook is installed.
         if self.off:
             return None

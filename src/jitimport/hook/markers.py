@@ -10,7 +10,7 @@ from types import CodeType
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Callable
+    from typing import Any, Callable
 
 #: First item of every injected marker constant (a NUL: never in a literal of real source).
 MARK = "\x00jitimport"
@@ -34,7 +34,7 @@ def bind_runtime(code: CodeType) -> CodeType:
     """
     from . import runtime
 
-    def bind(marker: tuple) -> object | None:
+    def bind(marker: tuple[Any, ...]) -> object | None:
         if marker == SWAP_MARKER:
             return runtime.swap
         if len(marker) == 4 and marker[1] == KEEP:
@@ -46,7 +46,7 @@ def bind_runtime(code: CodeType) -> CodeType:
     return _replace_markers(code, bind)
 
 
-def _replace_markers(code: CodeType, bind: Callable[[tuple], object | None]) -> CodeType:
+def _replace_markers(code: CodeType, bind: Callable[[tuple[Any, ...]], object | None]) -> CodeType:
     # Markers sit in module and class-body code objects, which can be nested in
     # any other code object (a class in a function, a 3.12 generic class's
     # annotation scope): walk them all.
