@@ -30,7 +30,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover  (typing is not loaded on the warm path)
     from typing import Any, Callable, TypeVar
 
-    F = TypeVar("F")
+    F = TypeVar("F", bound="Callable[..., Any]")  # a def or a lambda
 
 from .. import config
 from . import reporting as _report
@@ -128,7 +128,7 @@ def _compile(fn: F, module: str | None = None, qualname: str | None = None) -> t
     if config.flag(config.VERIFY):  # verify mode: a checking wrapper, only then (see jitimport.verify)
         from ..verify import verified
 
-        return verified(native, fn), unbound  # type: ignore[return-value]
+        return verified(native, fn), unbound
     return native, unbound
 
 
@@ -141,11 +141,12 @@ def _metadata(native: object) -> dict[str, Any]:
 
 def swap(fn: F) -> F:
     """Injected innermost decorator: the native version of ``fn`` when possible."""
-    if type(fn) is not FunctionType:
+    function: object = fn  # what ``type(...) is`` narrows (mypy does not narrow a TypeVar)
+    if type(function) is not FunctionType:
         return fn
     result, unbound = _compile(fn)
-    if unbound and "<locals>" not in fn.__qualname__:
-        _defer(fn, result, fn.__qualname__, unbound)
+    if unbound and "<locals>" not in function.__qualname__:
+        _defer(function, result, function.__qualname__, unbound)
     return result
 
 
@@ -188,7 +189,7 @@ def report_name(fn: object) -> str:
     return qualname
 
 
-def _same_defaults(a: tuple | None, b: tuple | None) -> bool:
+def _same_defaults(a: tuple[object, ...] | None, b: tuple[object, ...] | None) -> bool:
     """Defaults that give the same outcome: the same objects, or equal exact ints (a fresh tuple per def)."""
     if a is b:
         return True
@@ -215,14 +216,15 @@ class _Compiled:
 
     def reusable_for(self, fn: FunctionType) -> bool:
         first = self.first
-        if fn.__globals__ is not first.__globals__ or fn.__builtins__ is not first.__builtins__:
+        # (mypy checks FunctionType attributes as builtins.function's, which lacks __builtins__)
+        if fn.__globals__ is not first.__globals__ or fn.__builtins__ is not first.__builtins__:  # type: ignore[attr-defined]
             return False
         if fn.__closure__ is not None:  # refused anyway (and each instance has its own cells)
             return self.native is None
         if fn.__kwdefaults__ is not None or not _same_defaults(fn.__defaults__, first.__defaults__):
             return False
         if self.unbound:
-            namespace, builtins = fn.__globals__, fn.__builtins__
+            namespace, builtins = fn.__globals__, fn.__builtins__  # type: ignore[attr-defined]  # as above
             if any(name in namespace or name in builtins for name in self.unbound):
                 return False
         return True
@@ -246,20 +248,24 @@ class InstanceSite:
         self.entries: dict[int, _Compiled] = {}
 
     def __call__(self, fn: F) -> F:
-        if type(fn) is not FunctionType:
+        function: object = fn  # what ``type(...) is`` narrows (mypy does not narrow a TypeVar)
+        if type(function) is not FunctionType:
             return fn
-        code = fn.__code__
+        code = function.__code__
         entry = self.entries.get(id(code))
-        if entry is not None and entry.first.__code__ is code and entry.reusable_for(fn):
+        if entry is not None and entry.first.__code__ is code and entry.reusable_for(function):
             if entry.native is None:
                 if entry.result is entry.first:  # refused: so is this one
                     return fn
-                return self._compile(fn)  # type: ignore[no-any-return]  # a stand-in compiler's result
+                # a stand-in compiler's result, which replaces fn
+                return self._compile(function)  # type: ignore[return-value]
             try:
-                return self._share(fn, entry)  # type: ignore[no-any-return]
+                # a native (or its verify wrapper) with fn's signature
+                return self._share(function, entry)  # type: ignore[return-value]
             except Exception:  # never break the caller: compile this instance instead
                 pass
-        return self._compile(fn)  # type: ignore[no-any-return]
+        # fn itself, or a native (or its verify wrapper) with fn's signature
+        return self._compile(function)  # type: ignore[return-value]
 
     def __repr__(self) -> str:
         # What the compiler's refusal of the *enclosing* function quotes.
@@ -371,7 +377,7 @@ def _revisit(module: object, namespace: dict[str, Any],
     return replaced
 
 
-def _rebind(module: object, qualname: str, old: object, new: object) -> int:
+def _rebind(module: object, qualname: str, old: object, new: Callable[..., Any]) -> int:
     """Replace ``old`` by ``new`` in the namespace that defined it (module or class), aliases included."""
     owner: object = module
     for part in qualname.split(".")[:-1]:
