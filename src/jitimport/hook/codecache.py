@@ -149,7 +149,7 @@ def _canonical(value: object) -> object:
     return (t.__module__, t.__qualname__, repr(value))
 
 
-def _code_parts(code: CodeType) -> tuple:
+def _code_parts(code: CodeType) -> tuple[object, ...]:
     return ("C", code.co_code, _canonical(code.co_consts), code.co_names, code.co_varnames,
             code.co_cellvars, code.co_freevars, code.co_argcount, code.co_posonlyargcount,
             code.co_kwonlyargcount, code.co_nlocals, code.co_flags, code.co_stacksize,
@@ -157,8 +157,9 @@ def _code_parts(code: CodeType) -> tuple:
             getattr(code, "co_linetable", b""), getattr(code, "co_exceptiontable", b""))
 
 
-def _builtins_of(fn: FunctionType) -> dict:
-    builtins = fn.__builtins__
+def _builtins_of(fn: FunctionType) -> dict[str, Any]:
+    # mypy checks FunctionType attributes as builtins.function's, which lacks __builtins__
+    builtins = fn.__builtins__  # type: ignore[attr-defined]
     return builtins if isinstance(builtins, dict) else builtins.__dict__
 
 
@@ -180,12 +181,12 @@ def _value_fingerprint(name: str, value: object, builtin: bool, seen: set[int]) 
     return ("object", t.__module__, t.__qualname__)
 
 
-def global_fingerprints(fn: FunctionType, seen: set[int] | None = None) -> tuple:
+def global_fingerprints(fn: FunctionType, seen: set[int] | None = None) -> tuple[tuple[object, ...], ...]:
     """How each name the code may look up resolves from ``fn`` now (see the module docstring)."""
     seen = set() if seen is None else seen
     globals_ = fn.__globals__
     builtins_ = _builtins_of(fn)
-    prints = []
+    prints: list[tuple[object, ...]] = []
     for name in fn.__code__.co_names:
         value = globals_.get(name, _MISSING)
         if value is not _MISSING:
@@ -203,7 +204,7 @@ def function_key(fn: FunctionType, seen: set[int] | None = None) -> bytes:
     """The cache key of ``fn`` as it would be compiled now (a 32-byte digest)."""
     seen = set() if seen is None else seen
     if id(fn) in seen:  # mutual recursion through native callees: the code alone
-        prints: tuple = ("cycle",)
+        prints: tuple[object, ...] = ("cycle",)
     else:
         seen.add(id(fn))
         prints = global_fingerprints(fn, seen)
@@ -229,7 +230,7 @@ def cache_path(source_path: str) -> str | None:
     return standard[:-4] + SUFFIX
 
 
-def read_entries(path: str) -> dict[bytes, tuple]:
+def read_entries(path: str) -> dict[bytes, tuple[Any, ...]]:
     """The entries of a cache file, or {} when it is missing, foreign, damaged or stale."""
     try:
         with open(path, "rb") as f:
@@ -254,7 +255,7 @@ def read_entries(path: str) -> dict[bytes, tuple]:
     return table
 
 
-def write_entries(path: str, entries: dict[bytes, tuple]) -> bool:
+def write_entries(path: str, entries: dict[bytes, tuple[Any, ...]]) -> bool:
     """Write the whole file atomically (temporary file, then ``os.replace``); False if it could not be."""
     payload = marshal.dumps((environment_key(), tuple(entries.items())), 4)
     data = MAGIC + blake2b(payload, digest_size=_DIGEST).digest() + payload
@@ -289,10 +290,10 @@ class _Store:
         self.path = path
         self.entries = read_entries(path)
         #: Entries to write back: the ones used in this run and the new ones.
-        self.kept: dict[bytes, tuple] = dict(self.entries) if reopened else {}
+        self.kept: dict[bytes, tuple[Any, ...]] = dict(self.entries) if reopened else {}
         self.dirty = False
 
-    def add(self, key: bytes, entry: tuple) -> None:
+    def add(self, key: bytes, entry: tuple[Any, ...]) -> None:
         self.kept[key] = entry
         self.dirty = True
         _register_atexit()
@@ -345,7 +346,7 @@ def _register_atexit() -> None:
 
 # -- entries -------------------------------------------------------------------------------------------
 
-def native_entry(native: Any) -> tuple | None:
+def native_entry(native: Any) -> tuple[Any, ...] | None:
     """The cache entry of a freshly compiled native, or None when it cannot be relocated safely."""
     from jitimport import native as _native
 
@@ -362,7 +363,8 @@ def native_entry(native: Any) -> tuple | None:
             str(info.name))
 
 
-def _relocatable(code: bytes, relocations: tuple, fn: FunctionType, buffers: Any) -> bool:
+def _relocatable(code: bytes, relocations: tuple[tuple[int, tuple[Any, ...]], ...], fn: FunctionType,
+                 buffers: Any) -> bool:
     """Every relocation slot holds what its symbol means here, and no other address this process
     put in the code remains (a load of an address not routed through ``CodeGen.address``)."""
     import ctypes
@@ -376,6 +378,7 @@ def _relocatable(code: bytes, relocations: tuple, fn: FunctionType, buffers: Any
     # hangs off it, and whatever its names resolve to, and the code's own writable buffers.
     known = {id(fn), id(fn.__globals__), id(_builtins_of(fn)), id(fn.__code__)}
     if buffers is not None:
+        assert counters is not None  # set above from the same buffers
         known.update(counters + 8 * slot for slot in range(len(buffers.counters)))
         known.add(ctypes.addressof(buffers.guards))
         known.update(ctypes.addressof(words) for words in buffers.tables.values())
@@ -402,15 +405,17 @@ def _relocatable(code: bytes, relocations: tuple, fn: FunctionType, buffers: Any
     return True
 
 
-def _resolve(symbol: tuple, fields: dict, fn: FunctionType, globals_: dict, builtins_: dict,
+def _resolve(symbol: tuple[Any, ...], fields: dict[str, Any], fn: FunctionType, globals_: dict[str, Any],
+             builtins_: dict[str, Any],
              guard_base: int | None, tables: list[int] | None = None, counters: int | None = None,
              counter_slots: int | None = None) -> int:
     """This process's value of a relocation symbol (``backend.codegen.CodeGen.resolve``)."""
+    # symbol[1] (a name or an index, from marshal) and the fields are Any: the ignores below
     kind = symbol[0]
     if kind == "runtime" and symbol[1] != "decoders":
-        return fields[symbol[1]]
+        return fields[symbol[1]]  # type: ignore[no-any-return]
     if kind == "decoder":
-        return fields["decoders"][symbol[1]]
+        return fields["decoders"][symbol[1]]  # type: ignore[no-any-return]
     if kind == "original":
         return id(fn)
     if kind == "defaults":   # the tuple the code compares the original's __defaults__ with
@@ -419,7 +424,7 @@ def _resolve(symbol: tuple, fields: dict, fn: FunctionType, globals_: dict, buil
         return id(fn.__defaults__)
     if kind == "counters" and counters is not None and (
             counter_slots is None or 0 <= symbol[1] < counter_slots):
-        return counters + 8 * symbol[1]
+        return counters + 8 * symbol[1]  # type: ignore[no-any-return]
     if kind == "globals":
         return id(globals_)
     if kind == "builtins":
@@ -427,13 +432,13 @@ def _resolve(symbol: tuple, fields: dict, fn: FunctionType, globals_: dict, buil
     if kind == "global":   # KeyError when unbound: the entry is not used
         return id(globals_[symbol[1]])
     if kind == "guard_record" and guard_base is not None:
-        return guard_base + 8 * _RECORD_WORDS * symbol[1]
+        return guard_base + 8 * _RECORD_WORDS * symbol[1]  # type: ignore[no-any-return]
     if kind == "table" and tables is not None:
-        return tables[symbol[1]]
+        return tables[symbol[1]]  # type: ignore[no-any-return]
     raise KeyError(symbol)
 
 
-def materialize(fn: FunctionType, entry: tuple, started: float) -> Any:
+def materialize(fn: FunctionType, entry: tuple[Any, ...], started: float) -> Any:
     """A native for ``fn`` from a cache entry (raises NotCompilable for a cached refusal), or None
     when the entry cannot be used here (it is then compiled as if there were no entry)."""
     if entry[0] == _REFUSED:
@@ -475,7 +480,7 @@ def materialize(fn: FunctionType, entry: tuple, started: float) -> Any:
                                                counters_base, len(causes)) & _UINT64).to_bytes(8, "little")
     # As ``CodeGen.generate`` keeps: the tables, the defaults tuple the code compares with (so
     # its address is not reused while the code lives), the counters, the guard records.
-    keep: tuple = (*table_words, fn.__defaults__, counters)
+    keep: tuple[object, ...] = (*table_words, fn.__defaults__, counters)
     if guards:
         keep += (buffer, *names, *objects)
     block = default_arena().install(bytes(patched), keep=keep)
@@ -496,7 +501,7 @@ class _LoadedBuffers:
     (which is not imported here: a warm import does not load the code generator); the tables
     are in ``("table", k)`` order until :meth:`_CachedInfo.info` learns their keys."""
 
-    def __init__(self, counters: Any, guards: Any, tables: list) -> None:
+    def __init__(self, counters: Any, guards: Any, tables: list[Any]) -> None:
         self.counters = counters
         self.guards = guards
         self.table_list = tables
