@@ -176,18 +176,19 @@ class _Rewriter:
         if not self.mutate:
             return node
         if node.lineno in self.skips:
-            marker: tuple = (MARK, KEEP, "<lambda>", "skipped by '# minijit: skip'")
+            marker: tuple[object, ...] = (MARK, KEEP, "<lambda>", "skipped by '# minijit: skip'")
             self.kept += 1
         else:
             marker = self.instance_marker()
             self.swapped += 1
-        method = ast.Attribute(value=ast.Constant(marker), attr="__call__", ctx=ast.Load())
+        # a tuple constant is valid AST (the compiler folds tuples into them); typeshed omits tuple
+        method = ast.Attribute(value=ast.Constant(marker), attr="__call__", ctx=ast.Load())  # type: ignore[arg-type]
         wrapped = ast.Call(func=method, args=[node], keywords=[])
         for part in (wrapped, method, method.value):
             ast.copy_location(part, node)
         return wrapped
 
-    def instance_marker(self) -> tuple:
+    def instance_marker(self) -> tuple[object, ...]:
         """Unique per site: equal constants are merged within a code object, sites must not be."""
         self.sites += 1
         return (MARK, INSTANCE, self.sites)
@@ -218,10 +219,10 @@ class _Rewriter:
         if not self.mutate:
             return
         if reason is not None:
-            marker: tuple = (MARK, KEEP, qualname, reason)
+            marker: tuple[object, ...] = (MARK, KEEP, qualname, reason)
         else:
             marker = self.instance_marker() if in_function else SWAP_MARKER
-        decorator = ast.Constant(marker)
+        decorator = ast.Constant(marker)  # type: ignore[arg-type]  # a tuple constant: as in wrap_lambda
         ast.copy_location(decorator, node)
         decorator.end_lineno, decorator.end_col_offset = node.lineno, node.col_offset
         decorators.append(decorator)  # last == innermost, applied first, to the plain function
@@ -242,6 +243,7 @@ def plan_functions(source: bytes | str) -> list[tuple[str, str | None]]:
     """For an already-imported module: which defs would be swapped (reason None) or kept, and why."""
     data = source.encode("utf-8") if isinstance(source, str) else source
     tree = compile(data, "<plan>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    assert isinstance(tree, ast.Module)  # mode "exec"
     rewriter = _Rewriter(skip_lines(data), mutate=False)
     rewriter.visit_body(tree.body, "")
     return rewriter.plan
@@ -253,6 +255,7 @@ def transform_to_code(source: bytes, filename: str, optimize: int = -1) -> CodeT
     Raises on any problem (the loader falls back to the plain compile).
     """
     tree = compile(source, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True, optimize=optimize)
+    assert isinstance(tree, ast.Module)  # mode "exec"
     transform_tree(tree, source)
     return compile(tree, filename, "exec", dont_inherit=True, optimize=optimize)
 
