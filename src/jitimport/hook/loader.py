@@ -28,6 +28,12 @@ from importlib.util import cache_from_source
 
 from .markers import TRANSFORM_VERSION, bind_runtime
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: type checkers treat any name TYPE_CHECKING as true
+if TYPE_CHECKING:  # pragma: no cover
+    from types import CodeType, ModuleType
+
+    from _typeshed import ReadableBuffer
+
 
 
 class _LazyLog:
@@ -73,10 +79,10 @@ class JitSourceFileLoader(SourceFileLoader):
     def get_data(self, path: str) -> bytes:
         return super().get_data(self._redirect(path))
 
-    def set_data(self, path: str, data: bytes, *, _mode: int = 0o666) -> None:
+    def set_data(self, path: str, data: ReadableBuffer, *, _mode: int = 0o666) -> None:
         super().set_data(self._redirect(path), data, _mode=_mode)
 
-    def exec_module(self, module) -> None:  # type: ignore[no-untyped-def]
+    def exec_module(self, module: ModuleType) -> None:
         from . import runtime
 
         ran = False
@@ -89,7 +95,7 @@ class JitSourceFileLoader(SourceFileLoader):
             if codecache is not None:   # write what this module compiled (see codecache)
                 codecache.flush(self.path)
 
-    def get_code(self, fullname: str):  # type: ignore[override]
+    def get_code(self, fullname: str) -> CodeType | None:
         code = super().get_code(fullname)
         if code is None:
             return None
@@ -102,7 +108,11 @@ class JitSourceFileLoader(SourceFileLoader):
             )
             return super().source_to_code(self.get_data(self.path), self.path)
 
-    def source_to_code(self, data, path, *, _optimize=-1):  # type: ignore[override]
+    # Narrower than SourceLoader's (which also takes str and AST data): get_code passes the bytes
+    # of get_data and the str path.
+    def source_to_code(  # type: ignore[override]
+        self, data: bytes, path: str, *, _optimize: int = -1
+    ) -> CodeType:
         try:
             from .transform import transform_to_code   # only when the source is compiled
 
