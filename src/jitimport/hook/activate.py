@@ -36,7 +36,9 @@ from .finder import JitFinder, _SourceFileLoader
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: type checkers treat any name TYPE_CHECKING as true
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Iterable
+    from logging import Logger
     from types import FunctionType, ModuleType
+    from typing import Any
 
 _lock = RLock()
 _finder: "JitFinder | None" = None
@@ -50,7 +52,7 @@ _ModuleType = type(sys)
 requested = False
 
 
-def _log() -> "object":
+def _log() -> "Logger":
     """The ``jitimport`` logger, imported only when there is something to say."""
     import logging
 
@@ -119,7 +121,7 @@ def install(include: "Iterable[str] | None" = None) -> Handle:
 
         print_at_exit()
     if config.flag(config.DISABLE):
-        reason = f"disabled by {config.DISABLE.name}"
+        reason: "str | None" = f"disabled by {config.DISABLE.name}"
         config.warn_once(
             config.UNAVAILABLE, f"jitimport: native code is not available here ({reason}); everything runs as plain Python",
         )
@@ -278,7 +280,7 @@ def _discover(module: "ModuleType") -> "list[tuple[str, str | None]]":
 
     plan: list[tuple[str, str | None]] = []
 
-    def walk(ns: dict, prefix: str, depth: int) -> None:
+    def walk(ns: "dict[str, object]", prefix: str, depth: int) -> None:
         for key, value in list(ns.items()):
             if implicit_wrapper(key, in_class_body=bool(prefix)) is not None:
                 continue  # Python wraps these itself: never swapped (see classbody)
@@ -335,7 +337,7 @@ def compile_module_namespace(module: "ModuleType", path: "str | None", context: 
             if not isinstance(owner, type):
                 break
         else:
-            raw = vars(owner).get(leaf)
+            raw: "Any" = vars(owner).get(leaf)  # checked below: a plain function, or one in a staticmethod
             static = isinstance(raw, staticmethod)
             fn = raw.__func__ if static else raw
             if type(fn) is not FunctionType or fn.__qualname__ != qualname or fn.__module__ != modname:
