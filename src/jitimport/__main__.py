@@ -332,7 +332,7 @@ def _runpy_main(name: str, alter_argv: bool) -> None:
     """
     import runpy
 
-    runpy._run_module_as_main(name, alter_argv)
+    runpy._run_module_as_main(name, alter_argv)  # type: ignore[attr-defined]  # private, not in typeshed
 
 
 def _program_traceback(tb: types.TracebackType | None) -> types.TracebackType | None:
@@ -363,6 +363,7 @@ class _PlainTraceback:
     def __init__(self, exc: BaseException, after: Callable[[], None]) -> None:
         self.exc = exc
         self.after = after
+        self.previous: Callable[[type[BaseException], BaseException, types.TracebackType | None], object] | None
         self.previous = getattr(sys, "excepthook", None)
 
     def install(self) -> None:
@@ -372,6 +373,7 @@ class _PlainTraceback:
     def __call__(self, exc_type: type[BaseException], value: BaseException,
                  tb: types.TracebackType | None) -> object:
         previous = self.previous
+        assert previous is not None  # install() installs this hook only when there is one to hand over to
         if sys.excepthook is self:
             sys.excepthook = previous
         if value is not self.exc:
@@ -432,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         elif script == "-":
             status = program.run_stdin(args)
         else:
+            assert script is not None  # parse() gives a script or a module (None for both: --help, --version)
             status = program.run_path(script, args)
     except SystemExit:
         raise  # CPython exits at once: __file__ stays for the atexit handlers
