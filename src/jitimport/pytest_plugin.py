@@ -103,7 +103,7 @@ class _Session:
         for finder in sys.meta_path:
             if isinstance(finder, AssertionRewritingHook) and "exec_module" not in vars(finder):
                 wrapper = _swap_after(finder.exec_module)
-                finder.exec_module = wrapper  # type: ignore[method-assign]
+                finder.exec_module = wrapper  # type: ignore[method-assign,assignment]  # patches this instance
                 self.patched.append((finder, wrapper))
 
     def undo(self) -> None:
