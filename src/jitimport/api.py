@@ -132,7 +132,7 @@ def info(obj: Any) -> CompileInfo:
         meta = native.metadata(target)
         if "info" not in meta and "info_factory" in meta:   # loaded from the machine-code cache
             meta["info"] = meta["info_factory"]()
-        return meta["info"]
+        return meta["info"]  # type: ignore[no-any-return]  # the metadata dict holds Any
     reason = getattr(target, _JIT_REASON, None) or "not compiled"
     name = getattr(target, "__qualname__", repr(target))
     from .compiler import CompileInfo
@@ -149,7 +149,8 @@ def disassemble(obj: Any) -> str:
     code = _native_module().code_block(target).read()
     lines = [f"; {details.name}: {details.code_size} bytes at {details.address:#x}"]
     try:
-        import capstone  # optional: pip install jitimport[disasm]
+        # optional (pip install jitimport[disasm]) and untyped; the ignore holds whether it is installed or not
+        import capstone  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError:
         lines[0] += " (encoder listing; install capstone for an independent decoding)"
         for offset, raw, text in details.listing:

@@ -87,7 +87,9 @@ class PyMemberDescrObject(ctypes.Structure):
 
 def function_address(name: str) -> int:
     """Address of an exported C-API function."""
-    return ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value
+    address = ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value
+    assert address is not None  # an exported function is never at NULL
+    return address
 
 
 def type_struct(tp: type) -> PyTypeObjectPrefix:
@@ -97,7 +99,8 @@ def type_struct(tp: type) -> PyTypeObjectPrefix:
 
 def member_def(descriptor: object) -> PyMemberDef:
     """The ``PyMemberDef`` behind a slot descriptor."""
-    return PyMemberDescrObject.from_address(id(descriptor)).d_member.contents
+    # a ctypes pointer's contents are Any to mypy
+    return PyMemberDescrObject.from_address(id(descriptor)).d_member.contents  # type: ignore[no-any-return]
 
 
 def write_pointer(address: int, value: int) -> None:

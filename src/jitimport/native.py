@@ -96,7 +96,7 @@ class NativeFunction:
 
     # What inspect, doctest, dis and friends read from a function.  ``__class__`` makes
     # ``isinstance(native, types.FunctionType)`` (so inspect.isfunction) true; type() is unchanged.
-    __class__ = property(lambda self: types.FunctionType,  # type: ignore[assignment]
+    __class__ = property(lambda self: types.FunctionType,
                          doc="types.FunctionType: introspection treats a native as a function.")
     __code__ = _forwarded("__code__")
     __globals__ = _forwarded("__globals__")
@@ -165,9 +165,10 @@ def _finish_type(descr_get_code: bytes) -> None:
     entry_def.type = _capi.T_PYSSIZET
     entry_def.flags |= _capi.READONLY
     # The object slots stay T_OBJECT_EX so dealloc/GC handle them; hide them from Python.
-    del NativeFunction._fallback
-    del NativeFunction._code
-    del NativeFunction._meta
+    # (mypy does not see the slot descriptors as class attributes: the ignores below.)
+    del NativeFunction._fallback  # type: ignore[attr-defined]
+    del NativeFunction._code  # type: ignore[attr-defined]
+    del NativeFunction._meta  # type: ignore[attr-defined]
     _descr_get_block = default_arena().install(descr_get_code, permanent=True)
     api = _capi.capi()
     ts = _capi.type_struct(NativeFunction)
@@ -263,12 +264,12 @@ def original(obj: object) -> Any:
 
 def code_block(obj: NativeFunction) -> CodeBlock:
     """The owner of ``obj``'s machine code (its value is the code's address)."""
-    return _CODE.__get__(obj, NativeFunction)
+    return _CODE.__get__(obj, NativeFunction)  # type: ignore[no-any-return]  # a slot descriptor read
 
 
 def metadata(obj: NativeFunction) -> dict[str, Any]:
     """The compile metadata of a native (``{"info": CompileInfo}`` for compile_native's)."""
-    return _META.__get__(obj, NativeFunction)
+    return _META.__get__(obj, NativeFunction)  # type: ignore[no-any-return]  # a slot descriptor read
 
 
 _finish_lock = threading.Lock()
