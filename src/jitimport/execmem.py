@@ -71,7 +71,7 @@ class LibcMemory:
         addr = self._mmap(None, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         if addr is None or addr == MAP_FAILED:
             raise ExecMemoryError(ctypes.get_errno(), f"mmap failed: {os.strerror(ctypes.get_errno())}")
-        return addr
+        return addr  # type: ignore[no-any-return]  # a ctypes foreign function's result
 
     def protect(self, addr: int, size: int, prot: int) -> None:
         if self._mprotect(addr, size, prot) != 0:
@@ -98,17 +98,18 @@ class LibcMemory:
                 chunk.broken = True
             raise ExecMemoryError(err, f"mprotect refused: {os.strerror(err)}")
 
-    _installer = None
+    _installer: ctypes._CFunctionType | None = None
 
     def _errno(self) -> int:
         location = getattr(self._libc, "__errno_location")  # (a literal would be name-mangled)
         location.restype = ctypes.POINTER(ctypes.c_int)
-        return location().contents.value
+        return location().contents.value  # type: ignore[no-any-return]  # a ctypes foreign function's result
 
-    def _make_installer(self):
+    def _make_installer(self) -> ctypes._CFunctionType:
         """Generate the installer routine into a chunk of its own (never written again)."""
         from .backend.stubs import installer_stub
         mprotect = ctypes.cast(self._mprotect, ctypes.c_void_p).value
+        assert mprotect is not None  # libc's mprotect is never at NULL
         code = installer_stub(mprotect, PROT_READ | PROT_WRITE, PROT_READ | PROT_EXEC,
                               INSTALL_NOT_RESTORED)
         size = (len(code) + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
@@ -255,6 +256,7 @@ class CodeArena:
             fresh = chunk is None or chunk.broken or chunk.used + size > chunk.size
             if fresh:
                 chunk = self._new_chunk(size)
+            assert chunk is not None  # fresh when there was none
             start = chunk.used
             chunk.used = (start + size + ALIGN - 1) & ~(ALIGN - 1)
             chunk.live += 1

@@ -4,11 +4,15 @@ from __future__ import annotations
 from ..versions import LongLayout
 from .encoder import Assembler, Cond, Mem, Reg
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: type checkers treat any name TYPE_CHECKING as true
+if TYPE_CHECKING:  # pragma: no cover
+    from ..capi import CApi
+
 RAX, RCX, RDX = Reg.RAX, Reg.RCX, Reg.RDX
 DECODER_MODES = ("signed", "unsigned", "low64")
 
 
-def descr_get_stub(api) -> bytes:
+def descr_get_stub(api: CApi) -> bytes:
     """``tp_descr_get`` binding like a Python function::
 
         descr_get(self, obj, type): obj is NULL or None -> new reference to self,
