@@ -70,7 +70,7 @@ class Simplifier:
         self.fn = fn
         self.replaced: dict[Value, Value] = {}
         self.rank: dict[Value, int] = {}
-        self.table: dict[tuple, Instr] = {}
+        self.table: dict[tuple[object, ...], Instr] = {}
         self.body: list[Instr] = []
         self.lineno: int | None = None
         self.changed = False
