@@ -98,6 +98,7 @@ def intervals(fn: ir.Function) -> tuple[dict[ir.Value, tuple[int, int]], dict[ir
     live_in, live_out = liveness(fn)
     start: dict[ir.Value, int] = {}
     end: dict[ir.Value, int] = {}
+    param: ir.Value  # a parameter of the function, then of each block
     block_start: dict[ir.Block, int] = {}
 
     def extend(value: ir.Value, position: int) -> None:
@@ -159,9 +160,9 @@ def allocate(fn: ir.Function, reserve_poll_counter: bool = False) -> Allocation:
         keep: list[tuple[int, ir.Value]] = []
         for entry in active:
             if entry[0] < begin or (entry[0] == begin and isinstance(value, ir.Instr)):
-                reg = locations[entry[1]]
-                assert isinstance(reg, Reg)
-                free.add(reg)
+                freed = locations[entry[1]]
+                assert isinstance(freed, Reg)
+                free.add(freed)
             else:
                 keep.append(entry)
         active = keep
@@ -179,7 +180,9 @@ def allocate(fn: ir.Function, reserve_poll_counter: bool = False) -> Allocation:
             if victim_end <= finish:
                 locations[value] = spill_slot()
                 continue
-            reg = locations[victim]  # type: ignore[assignment]
+            victim_reg = locations[victim]
+            assert isinstance(victim_reg, Reg)  # an active value is in a register
+            reg = victim_reg
             del active[victim_index]
             locations[victim] = spill_slot()
         else:
