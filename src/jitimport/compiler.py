@@ -78,7 +78,7 @@ class CompileInfo:
     from_cache: bool = False
     #: (offset, symbol) of each address in the code, and (mode, name) of each guard record
     #: (``MachineCode.relocations`` / ``.guards``): what the cache needs to relocate the code.
-    relocations: tuple[tuple[int, tuple], ...] = field(default=(), repr=False)
+    relocations: tuple[tuple[int, tuple[Any, ...]], ...] = field(default=(), repr=False)
     guards: tuple[tuple[int, str], ...] = field(default=(), repr=False)
     tables: tuple[tuple[int, ...], ...] = field(default=(), repr=False)
 
@@ -95,14 +95,17 @@ class CompileInfo:
             return []
         fn = self.optimized_function
         rep = analyze(fn)
+        # (the ignores here and in ir_function: mypy types a property's FunctionType result as a
+        # MethodType, as if it were bound)
         return generate(fn, _table().long_layout, native.runtime(), self.original_address,
-                        _guard_target(source), rep, allocate(fn, fn.has_loops()), self.buffers).listing()
+                        _guard_target(source), rep,  # type: ignore[arg-type]
+                        allocate(fn, fn.has_loops()), self.buffers).listing()
 
     @property
     def ir_function(self) -> Function | None:
         """The control-flow graph as the frontend built it (rebuilt: the optimizer works in place)."""
         source = self.source
-        return build_ir(source, _table(), inline_source) if source is not None else None
+        return build_ir(source, _table(), inline_source) if source is not None else None  # type: ignore[arg-type]
 
     @property
     def ir(self) -> str:
@@ -222,4 +225,4 @@ def compile_native(fn: F) -> F:
     )
     result = native.make_native(fn, block, block.address, {"info": details})
     callstats.register(result, details)
-    return result  # type: ignore[no-any-return]
+    return result  # type: ignore[return-value]  # the native stands in for fn (same calls, same results)
