@@ -14,6 +14,7 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover  (annotations only: not loaded on the hook's warm path)
     from collections.abc import Callable
+    from typing import TypeGuard
 from itertools import accumulate
 from enum import IntEnum
 
@@ -140,7 +141,7 @@ class Label:
 # operand helpers
 
 
-def _is_int(x: object) -> bool:
+def _is_int(x: object) -> TypeGuard[int]:
     # Reg/Cond are ints too, but an enum where a number is expected is a caller bug.
     return isinstance(x, int) and not isinstance(x, (Reg, Cond))
 
@@ -149,7 +150,7 @@ def _imm64(value: object) -> int:
     """Normalise an immediate to signed 64-bit; unsigned 64-bit values keep their bit pattern."""
     if not _is_int(value):
         raise EncodingError(f"expected an integer immediate, got {value!r}")
-    v = int(value)  # type: ignore[call-overload]
+    v = int(value)
     if not -(1 << 63) <= v < (1 << 64):
         raise EncodingError(f"immediate {v} does not fit 64 bits")
     return v - (1 << 64) if v >= (1 << 63) else v
@@ -332,7 +333,8 @@ class Assembler:
         self._labels: list[Label] = []
         self._upper = 0  # size with every branch long: an upper bound on the final size
         self._code: bytes | None = None
-        self._listing: list[tuple[int, bytes, str]] | None = None
+        #: (offset, bytes, text or the function that renders it) per instruction
+        self._listing: list[tuple[int, bytes, str | Callable[[], str]]] | None = None
 
     # -- bookkeeping --------------------------------------------------------
 
@@ -662,7 +664,7 @@ class Assembler:
         for i in branches:
             if items[i].label._index is None:  # type: ignore[union-attr]
                 raise EncodingError(f"jump to unbound label {items[i].label!r}")  # type: ignore[union-attr]
-        sizes = [len(it.code) if type(it) is _Fixed else 0 for it in items]  # type: ignore[union-attr]
+        sizes = [len(it.code) if type(it) is _Fixed else 0 for it in items]
         for i in branches:
             sizes[i] = items[i].size()  # type: ignore[union-attr]
         while True:
@@ -670,20 +672,21 @@ class Assembler:
             changed = False
             for i in branches:
                 it = items[i]
-                if not it.long and not -128 <= offs[it.label._index] - (offs[i] + 2) <= 127:  # type: ignore
+                if not it.long and not -128 <= offs[it.label._index] - (offs[i] + 2) <= 127:  # type: ignore[union-attr,index]
                     it.long = True  # type: ignore[union-attr]
                     sizes[i] = it.size()  # type: ignore[union-attr]
                     changed = True
             if not changed:
                 break
-        listing: list[tuple[int, bytes, str]] = []
+        listing: list[tuple[int, bytes, str | Callable[[], str]]] = []
         for i, it in enumerate(items):
             pos = offs[i]
             kind = type(it)
             if kind is _Fixed:
                 listing.append((pos, it.code, it.text))  # type: ignore[union-attr]  # rendered in listing()
             elif kind is _Branch:
-                target = offs[it.label._index]  # type: ignore[union-attr,index]
+                assert type(it) is _Branch  # (kind is its type; mypy narrows this, not kind)
+                target = offs[it.label._index]  # type: ignore[index]  # bound: checked above
                 rel = target - (pos + sizes[i])
                 if not it.long:
                     op = b"\xeb" if it.cond is None else bytes((0x70 + it.cond,))
@@ -694,7 +697,7 @@ class Assembler:
                     op = (b"\xe8" if it.is_call else b"\xe9" if it.cond is None
                           else bytes((0x0F, 0x80 + it.cond)))
                     code = op + _le(rel, 4)
-                listing.append((pos, code, _branch_text(it, target)))  # type: ignore[arg-type]
+                listing.append((pos, code, _branch_text(it, target)))
             else:
                 for code, text in _nop_fill(offs[i + 1] - pos):
                     listing.append((pos, code, text))
