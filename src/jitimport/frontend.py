@@ -30,7 +30,7 @@ import dis
 import inspect
 import opcode as _opcode
 import types
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from . import ir
 from .errors import NotCompilable
@@ -145,10 +145,11 @@ INLINE_DEPTH = 8
 _INT_METHODS = {"bit_length": ir.Opcode.BIT_LENGTH, "bit_count": ir.Opcode.BIT_COUNT}
 
 
-def builtins_of(fn: types.FunctionType) -> dict:
+def builtins_of(fn: types.FunctionType) -> dict[str, Any]:
     """The builtins dict a function's global lookups fall back to (``__builtins__`` may be the
     module or its dict)."""
-    builtins = fn.__builtins__
+    # mypy checks FunctionType attributes as builtins.function's, which lacks __builtins__
+    builtins = fn.__builtins__  # type: ignore[attr-defined]
     return builtins if isinstance(builtins, dict) else builtins.__dict__
 
 
@@ -158,7 +159,7 @@ class _Table:
 
     __slots__ = ("name", "items")
 
-    def __init__(self, name: str, items: tuple[int, ...] | list | bytearray) -> None:
+    def __init__(self, name: str, items: tuple[int, ...] | list[int] | bytearray) -> None:
         self.name, self.items = name, items
 
 
@@ -168,7 +169,7 @@ def _table_items(value: object) -> tuple[int, ...] | None:
     if type(value) is not tuple or not all(type(v) is int for v in value):
         return None
     if all(ir.fits_int64(v) for v in value) or all(0 <= v <= ir.UINT64_MAX for v in value):
-        return value  # type: ignore[return-value]
+        return value
     return None
 
 
@@ -437,7 +438,7 @@ class Frontend:
         stored: set[str] = set()
         actions = self.table.actions
         first_default = self.code.co_argcount - len(self.fn.__defaults__ or ())
-        for op, following in zip(self.ops, self.ops[1:] + [None]):  # type: ignore[operator]
+        for op, following in zip(self.ops, self.ops[1:] + [None]):
             action = actions.get(op.opname)
             if action == "load_fast" and following is not None and following.opname == "UNPACK_SEQUENCE":
                 lengths.setdefault(self.varname(op.arg), set()).add(following.arg)
@@ -484,6 +485,7 @@ class Frontend:
         shapes = tuple(_shape(item) for item in state.stack)
         entry = self.entries.get(target)
         widened = self.widen.setdefault(target, set())
+        local: Local | None  # a loop variable below, then a lookup (None: unbound on this path)
         tuples = {name: len(local.items) for name, local in state.locals.items() if isinstance(local, _Tuple)}
         if entry is None:
             kinds = {name: isinstance(local, _Maybe) or name in widened
@@ -525,8 +527,8 @@ class Frontend:
                 args += [ir.Const(0), ir.Const(False)]
             elif isinstance(local, _Maybe):
                 args += [local.value, local.flag]
-            else:
-                args += [local, ir.Const(True)]
+            else:  # not a _Tuple: a tuple local is in entry.tuples (checked above)
+                args += [local, ir.Const(True)]  # type: ignore[list-item]
         return ir.Edge(entry.block, tuple(args))
 
     def _new_entry(self, target: int, state: _State, shapes: tuple[object, ...],
@@ -590,9 +592,9 @@ class Frontend:
 
     def constant(self, value: object) -> StackItem:
         if type(value) is int or type(value) is bool:
-            if not ir.fits_register(value):  # type: ignore[arg-type]
+            if not ir.fits_register(value):
                 raise _Unsupported(f"constant {value} does not fit in 64 bits (-2**63 .. 2**64-1)")
-            return ir.Const(value)  # type: ignore[arg-type]
+            return ir.Const(value)
         if type(value) is tuple and all(type(v) in (int, bool) for v in value):
             return _Tuple([self.constant(v) for v in value])  # type: ignore[misc]
         if value is None:
@@ -810,11 +812,11 @@ class Frontend:
             value = self.fn.__globals__.get(name, _MISSING)
             if value is _MISSING and name not in builtins_of(self.fn):
                 self.unbound_globals.add(name)
-            if type(value) in (int, bool) and ir.fits_register(value):  # type: ignore[arg-type]
+            if type(value) in (int, bool) and ir.fits_register(value):
                 # A module constant: read as the value it has now, guarded where Python reads it
                 # (rebinding or deleting the name makes the code exit to the original).
                 self.builder.guard_global(name, value)
-                self.push(ir.Const(value))  # type: ignore[arg-type]
+                self.push(ir.Const(value))
                 return
             items = _table_items(value)
             if items is not None:
@@ -823,7 +825,7 @@ class Frontend:
                 return
             if type(value) in (list, bytearray):
                 self.builder.guard_global(name, value)
-                self.push(_Table(name, value))  # type: ignore[arg-type]
+                self.push(_Table(name, value))
                 return
             raise _Unsupported(f"global variable {name!r} is not supported"
                                + ("" if value is _MISSING else f" (it is a {type(value).__name__})"))
@@ -905,7 +907,7 @@ class Frontend:
             raise _Unsupported(f"{name}() returns values of different shapes")
         is_tuple, width = shapes.pop() if shapes else (False, 1)
         join = self.builder.append_block(f"{name}.ret")
-        results = [join.add_param(f"{name}.r") for _ in range(width)]
+        results: list[ir.Value] = [join.add_param(f"{name}.r") for _ in range(width)]
         _splice(body, args, join, f"{name}.", self.builder)
         self.builder.jump(body.entry)
         self.builder.position_at_end(join)
@@ -913,6 +915,8 @@ class Frontend:
 
     def call_range(self, values: list[ir.Value]) -> None:
         n = len(values)
+        start: ir.Value
+        step: ir.Value
         if n == 1:
             start, stop, step = ir.Const(0), values[0], ir.Const(1)
         elif n == 2:
