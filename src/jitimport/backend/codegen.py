@@ -67,6 +67,11 @@ from .regalloc import POLL_COUNTER, Allocation, StackSlot, allocate
 from .stubs import (GUARD_BUILTINS_TAG, GUARD_GLOBALS_TAG, GUARD_MODE_BUILTIN, GUARD_MODE_GLOBAL,
                     GUARD_RECORD_SIZE)
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: type checkers treat any name TYPE_CHECKING as true
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+    from typing import Any, TypeGuard
+
 RAX, RCX, RDX, RSI, RDI, RSP = Reg.RAX, Reg.RCX, Reg.RDX, Reg.RSI, Reg.RDI, Reg.RSP
 
 # Frame layout (offsets from RSP after the prologue).
@@ -118,7 +123,7 @@ def _simm32(value: int) -> bool:
     return -(1 << 31) <= value < (1 << 31)
 
 
-def is_imm(operand: object) -> bool:
+def is_imm(operand: object) -> TypeGuard[int]:
     """Immediates are plain ints; ``Reg`` is an IntEnum, so isinstance(..., int) would lie."""
     return type(operand) is int
 
@@ -155,8 +160,8 @@ class Runtime:
 class GuardTarget:
     """The dicts a guard watches: the function's globals and builtins."""
 
-    globals_dict: dict
-    builtins_dict: dict
+    globals_dict: dict[str, Any]
+    builtins_dict: dict[str, Any]
     #: Where a dict keeps its version tag (``VersionTable.dict_version_offset``).
     version_offset: int = 24
 
@@ -173,7 +178,10 @@ class GuardTarget:
 RELOCATION_SYMBOLS = ("runtime", "decoder", "original", "globals", "builtins", "guard_record", "table",
                       "global", "defaults", "counters")
 
-Symbol = tuple  # ("runtime", "long_from_long"), ("guard_record", 0), ...
+if TYPE_CHECKING:  # pragma: no cover
+    Symbol = tuple[Any, ...]
+else:
+    Symbol = tuple  # ("runtime", "long_from_long"), ("guard_record", 0), ...
 
 
 @dataclass
@@ -204,7 +212,7 @@ class _GuardCells:
     """The guard records of one function, in one writable buffer (allocated up front, large
     enough for every guard the IR holds: the code embeds its address)."""
 
-    def __init__(self, count: int, buffer: ctypes.Array | None = None) -> None:
+    def __init__(self, count: int, buffer: ctypes.Array[ctypes.c_uint64] | None = None) -> None:
         self.keys: list[tuple[int, str, int]] = []
         self.names: list[str] = []
         self.objects: list[object] = []
@@ -224,9 +232,9 @@ class CodeBuffers:
     guard records, its tables.  Generating the code again with the same buffers (to show its
     listing) gives the same bytes."""
 
-    counters: ctypes.Array
-    guards: ctypes.Array
-    tables: dict[int, ctypes.Array]
+    counters: ctypes.Array[ctypes.c_uint64]
+    guards: ctypes.Array[ctypes.c_uint64]
+    tables: dict[int, ctypes.Array[ctypes.c_uint64]]
 
 
 class CodeGen:
@@ -259,7 +267,7 @@ class CodeGen:
         self.rep = rep if rep is not None else analyze(fn)
         self.asm = Assembler()
         self.labels = {block: self.asm.label() for block in fn.blocks}
-        self.cold: list = []  # deferred out-of-line code: callables emitting it
+        self.cold: list[Callable[[], None]] = []  # deferred out-of-line code: callables emitting it
         #: The exits themselves: from the body (frame restored first), and from the entry.
         self.leave = self.asm.label()
         self.leave_at_entry = self.asm.label()
@@ -275,7 +283,7 @@ class CodeGen:
         self.guards = _GuardCells(sum(1 for i in fn.instructions() if i.op.is_guard),
                                   reuse.guards if reuse is not None else None)
         #: The words of each constant table the code reads, by id of its tuple.
-        self.tables: dict[int, ctypes.Array] = dict(reuse.tables) if reuse is not None else {}
+        self.tables: dict[int, ctypes.Array[ctypes.c_uint64]] = dict(reuse.tables) if reuse is not None else {}
         self.relocations: list[tuple[Label, Symbol]] = []
         pushes = len(self.alloc.callee_saved)
         frame = FRAME_FIXED + 8 * self.alloc.spill_slots
@@ -303,7 +311,7 @@ class CodeGen:
         for block in self.fn.blocks:
             term = block.terminator
             if isinstance(term, ir.Branch) and block.body and block.body[-1] is term.cond \
-                    and term.cond.op.is_compare and uses.get(term.cond) == 1:  # type: ignore[union-attr]
+                    and term.cond.op.is_compare and uses.get(term.cond) == 1:
                 fused.add(term.cond)
         return fused
 
@@ -349,7 +357,7 @@ class CodeGen:
     def resolve(self, symbol: Symbol) -> int:
         kind = symbol[0]
         if kind == "runtime":
-            return getattr(self.runtime, symbol[1])
+            return getattr(self.runtime, symbol[1])  # type: ignore[no-any-return]  # a runtime field (Any)
         if kind == "decoder":
             return self.runtime.decoders[symbol[1]]
         if kind == "original":
@@ -357,9 +365,9 @@ class CodeGen:
         if kind == "defaults":
             return id(self.fn.defaults)
         if kind == "counters":
-            return ctypes.addressof(self.counters) + 8 * symbol[1]
+            return ctypes.addressof(self.counters) + 8 * symbol[1]  # type: ignore[no-any-return]  # symbol[1]: Any
         if kind == "guard_record":
-            return self.guards.base + GUARD_RECORD_SIZE * symbol[1]
+            return self.guards.base + GUARD_RECORD_SIZE * symbol[1]  # type: ignore[no-any-return]  # symbol[1]: Any
         if kind == "table":
             return ctypes.addressof(list(self.tables.values())[symbol[1]])
         assert self.guard_target is not None
@@ -428,9 +436,9 @@ class CodeGen:
             (f"line {e.lineno}: " if e.lineno is not None else "") + e.reason for e in self.exits]
         buffers = CodeBuffers(self.counters, self.guards.buffer, self.tables)
         relocations = tuple((at.offset + 2, symbol) for at, symbol in self.relocations)
-        guards = tuple((mode, name) for mode, name, _ in self.guards.keys)
+        guard_keys = tuple((mode, name) for mode, name, _ in self.guards.keys)
         tables = tuple(tuple(words) for words in self.tables.values())
-        return MachineCode(code, a, self.alloc, self.rep, keep, buffers, causes, relocations, guards, tables)
+        return MachineCode(code, a, self.alloc, self.rep, keep, buffers, causes, relocations, guard_keys, tables)
 
     def cause(self, what: str | ir.Exit) -> Label:
         """The label an exit for this cause jumps to: it counts the exit, then leaves (from the
@@ -660,7 +668,7 @@ class CodeGen:
         if isinstance(where, Reg):
             a.test(where, where)
         else:
-            a.cmp(where, 0)
+            a.cmp(where, 0)  # type: ignore[arg-type]  # an immediate went to RAX above: a Mem
         return Cond.NE
 
     def compare(self, instr: ir.Instr) -> Cond:
@@ -685,7 +693,7 @@ class CodeGen:
         if is_imm(left):  # both constants: the optimizer folds these, but stay correct
             a.mov(RAX, left)
             left = RAX
-        a.cmp(left, right)
+        a.cmp(left, right)  # type: ignore[arg-type]  # immediates went to RAX/RCX above (is_imm narrows only when true)
         return (_UNSIGNED_CC if unsigned else _SIGNED_CC)[op]
 
     def materialize_compare(self, instr: ir.Instr) -> None:
@@ -824,7 +832,8 @@ class CodeGen:
         self.store(dst, RAX)
         self.cold.append(self._slow_path(slow, resume, mode, self.cause("range")))
 
-    def _default_path(self, label: Label, done: Label, dst: Reg | Mem | None, kind: Kind, default: object):
+    def _default_path(self, label: Label, done: Label, dst: Reg | Mem | None, kind: Kind,
+                      default: object) -> Callable[[], None]:
         usable = type(default) is int and (
             kind is Kind.MODULAR
             or (kind is Kind.UNSIGNED and 0 <= default <= ir.UINT64_MAX)
@@ -876,7 +885,7 @@ class CodeGen:
         a.mov32(RAX, Mem(RAX, lay.digits_offset))
         a.imul(RAX, RDX)
 
-    def _slow_path(self, slow: Label, resume: Label, mode: str, too_big: Label):
+    def _slow_path(self, slow: Label, resume: Label, mode: str, too_big: Label) -> Callable[[], None]:
         """Out of line: an int with two or more digits goes through a shared decoder
         (:func:`jitimport.backend.stubs.decoder_stub`, one per mode and process)."""
         def emit() -> None:
@@ -1157,7 +1166,7 @@ class CodeGen:
                 if isinstance(where, Reg):
                     a.test(where, where)
                 else:
-                    a.cmp(where, 0)
+                    a.cmp(where, 0)  # type: ignore[arg-type]  # not a Const (handled above): a Mem
                 a.jcc(Cond.S, self.fallback)
         return True
 
@@ -1176,7 +1185,7 @@ class CodeGen:
             x, y = y, x
         if op is Opcode.MUL and is_imm(y) and _simm32(y) and not is_imm(x):
             t = self.target(dst)
-            a.imul(t, x, y)
+            a.imul(t, x, y)  # type: ignore[arg-type]  # not is_imm(x): a Reg or Mem
         else:
             t = self.target(dst, avoid=None if same(x, y) else y)
             self.load(t, x)
@@ -1228,7 +1237,8 @@ class CodeGen:
         if is_imm(y):
             if y <= 30 and not is_imm(x):
                 t = self.target(dst)
-                a.imul(t, x, 1 << y)         # x << k == x * 2**k, and imul flags overflow
+                # x << k == x * 2**k, and imul flags overflow (x: not is_imm, a Reg or Mem)
+                a.imul(t, x, 1 << y)  # type: ignore[arg-type]
                 a.jcc(Cond.O, self.fallback)
                 self.store(dst, t)
                 return
@@ -1325,7 +1335,7 @@ class CodeGen:
                 a.jmp(self.fallback)
                 return
             if abs(y) >= 2 and _simm32(y) and not is_imm(x):
-                self.divmod_by_constant(x, y, is_mod, dst)
+                self.divmod_by_constant(x, y, is_mod, dst)  # type: ignore[arg-type]  # not is_imm(x): a Reg or Mem
                 return
             self.load(RAX, x)
             a.mov(RCX, y)
