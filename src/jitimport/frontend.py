@@ -148,8 +148,9 @@ _INT_METHODS = {"bit_length": ir.Opcode.BIT_LENGTH, "bit_count": ir.Opcode.BIT_C
 def builtins_of(fn: types.FunctionType) -> dict[str, Any]:
     """The builtins dict a function's global lookups fall back to (``__builtins__`` may be the
     module or its dict)."""
-    # mypy checks FunctionType attributes as builtins.function's, which lacks __builtins__
-    builtins = fn.__builtins__  # type: ignore[attr-defined]
+    # FunctionType.__builtins__ is in typeshed, but mypy loses it when it reads the types module from its cache
+    # (an error only then, hence unused-ignore)
+    builtins = fn.__builtins__  # type: ignore[attr-defined, unused-ignore]
     return builtins if isinstance(builtins, dict) else builtins.__dict__
 
 

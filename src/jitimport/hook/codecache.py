@@ -158,8 +158,9 @@ def _code_parts(code: CodeType) -> tuple[object, ...]:
 
 
 def _builtins_of(fn: FunctionType) -> dict[str, Any]:
-    # mypy checks FunctionType attributes as builtins.function's, which lacks __builtins__
-    builtins = fn.__builtins__  # type: ignore[attr-defined]
+    # FunctionType.__builtins__ is in typeshed, but mypy loses it when it reads the types module from its cache
+    # (an error only then, hence unused-ignore)
+    builtins = fn.__builtins__  # type: ignore[attr-defined, unused-ignore]
     return builtins if isinstance(builtins, dict) else builtins.__dict__
 
 

@@ -216,15 +216,17 @@ class _Compiled:
 
     def reusable_for(self, fn: FunctionType) -> bool:
         first = self.first
-        # (mypy checks FunctionType attributes as builtins.function's, which lacks __builtins__)
-        if fn.__globals__ is not first.__globals__ or fn.__builtins__ is not first.__builtins__:  # type: ignore[attr-defined]
+        # FunctionType.__builtins__ is in typeshed, but mypy loses it when it reads the types module from its cache
+        # (an error only then, hence unused-ignore)
+        if (fn.__globals__ is not first.__globals__
+                or fn.__builtins__ is not first.__builtins__):  # type: ignore[attr-defined, unused-ignore]
             return False
         if fn.__closure__ is not None:  # refused anyway (and each instance has its own cells)
             return self.native is None
         if fn.__kwdefaults__ is not None or not _same_defaults(fn.__defaults__, first.__defaults__):
             return False
         if self.unbound:
-            namespace, builtins = fn.__globals__, fn.__builtins__  # type: ignore[attr-defined]  # as above
+            namespace, builtins = fn.__globals__, fn.__builtins__  # type: ignore[attr-defined, unused-ignore]  # as above
             if any(name in namespace or name in builtins for name in self.unbound):
                 return False
         return True
