@@ -219,7 +219,7 @@ def _register_include(name: str) -> None:
         return
     _registered_include.add(name)
     try:
-        import wrapt
+        import wrapt  # type: ignore[import-untyped, unused-ignore]  # typed from wrapt 2 on; >=1.14 is allowed
     except ImportError as exc:
         _log().warning("jitimport: install(include=...) needs wrapt (%s); %s stays Python", exc, name)
         return
