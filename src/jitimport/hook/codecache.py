@@ -102,8 +102,8 @@ def environment_key() -> bytes:
     """What every entry depends on besides the function: the cache format, jitimport, CPython."""
     global _environment
     if _environment is None:
-        import jitimport
-
+        # The package is loaded (this is one of its modules): read it, do not import it from below.
+        jitimport = sys.modules[__package__.rpartition(".")[0]]
         parts = [str(FORMAT_VERSION), jitimport.__version__, sys.version, sys.implementation.cache_tag or "",
                  str(sys.hexversion), getattr(sys, "abiflags", ""), str(hasattr(sys, "gettotalrefcount"))]
         parts.extend(_package_stamp(os.path.dirname(jitimport.__file__)))
