@@ -106,7 +106,7 @@ def environment_key() -> bytes:
         jitimport = sys.modules[__package__.rpartition(".")[0]]
         parts = [str(FORMAT_VERSION), jitimport.__version__, sys.version, sys.implementation.cache_tag or "",
                  str(sys.hexversion), getattr(sys, "abiflags", ""), str(hasattr(sys, "gettotalrefcount"))]
-        parts.extend(_package_stamp(os.path.dirname(jitimport.__file__)))
+        parts.extend(_package_stamp(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
         _environment = blake2b("\0".join(parts).encode("utf-8", "surrogatepass"), digest_size=_DIGEST).digest()
     return _environment
 
