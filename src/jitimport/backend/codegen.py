@@ -1030,17 +1030,22 @@ class CodeGen:
         self.store(dst, RAX)
         self.cold.append(self._slow_path(slow, resume, "signed", self.fallback))
 
-    def bit_length(self, instr: ir.Instr) -> None:
-        """``x.bit_length()``: bits of |x| (|-2**63| = 2**63 as an unsigned word), 0 for 0."""
+    def load_magnitude(self, x: ir.Value) -> None:
+        """RAX = |x| as an unsigned word (|-2**63| = 2**63); clobbers RDX."""
         a = self.asm
-        dst = self.loc(instr)
-        x = instr.args[0]
         self.load(RAX, self.operand(x))
         if self.rep.kind(x) is Kind.SIGNED:
             a.mov(RDX, RAX)
             a.sar(RDX, 63)
             a.xor(RAX, RDX)
-            a.sub(RAX, RDX)                  # |x|, exact as unsigned
+            a.sub(RAX, RDX)
+
+    def bit_length(self, instr: ir.Instr) -> None:
+        """``x.bit_length()``: bits of |x| (|-2**63| = 2**63 as an unsigned word), 0 for 0."""
+        a = self.asm
+        dst = self.loc(instr)
+        x = instr.args[0]
+        self.load_magnitude(x)
         a.mov(RDX, -1)
         a.bsr(RAX, RAX)                      # index of the top bit; ZF when x == 0
         a.cmov(Cond.E, RAX, RDX)
@@ -1052,12 +1057,7 @@ class CodeGen:
         a = self.asm
         dst = self.loc(instr)
         x = instr.args[0]
-        self.load(RAX, self.operand(x))
-        if self.rep.kind(x) is Kind.SIGNED:
-            a.mov(RDX, RAX)
-            a.sar(RDX, 63)
-            a.xor(RAX, RDX)
-            a.sub(RAX, RDX)                  # |x|, exact as unsigned
+        self.load_magnitude(x)
         a.mov(RDX, RAX)
         a.shr(RDX, 1)
         a.mov(RCX, 0x5555555555555555)
